@@ -1,0 +1,29 @@
+"""sinkhorn-t2t: Sparse Sinkhorn Attention (Tay et al., ICML 2020) as a Tensor2Tensor-style plugin."""
+from setuptools import find_packages, setup
+
+setup(
+    name="sinkhorn-t2t",
+    version="0.1.0",
+    description="Sparse Sinkhorn Attention for TensorFlow / Keras 3, Tensor2Tensor style",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11,<3.14",
+    packages=find_packages(include=["sinkhorn_t2t", "sinkhorn_t2t.*"]),
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-text>=2.21,<2.22",
+        "tensorflow-datasets>=4.9,<4.10",
+        "keras>=3.10,<4",
+        "absl-py>=2.1,<3",
+        "numpy>=1.26,<3",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "matplotlib>=3.8,<4"],
+        "bench": ["matplotlib>=3.8,<4"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

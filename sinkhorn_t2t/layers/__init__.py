@@ -1,0 +1,21 @@
+"""Keras 3 self-attention layers: Sinkhorn, causal Sinkhorn, SortCut, Mixture and baselines."""
+from sinkhorn_t2t.layers.block_sorting import BlockSortingAttention
+from sinkhorn_t2t.layers.dense_attention import DenseAttention
+from sinkhorn_t2t.layers.local_attention import LocalAttention
+from sinkhorn_t2t.layers.self_attention import SelfAttention
+from sinkhorn_t2t.layers.sinkhorn_attention import SinkhornAttention
+from sinkhorn_t2t.layers.sort_net import SORT_VARIANTS, SortNet
+from sinkhorn_t2t.layers.sortcut_attention import SortCutAttention
+from sinkhorn_t2t.layers.sparse_fixed_attention import SparseFixedAttention
+
+__all__ = [
+    "SORT_VARIANTS",
+    "BlockSortingAttention",
+    "DenseAttention",
+    "LocalAttention",
+    "SelfAttention",
+    "SinkhornAttention",
+    "SortCutAttention",
+    "SortNet",
+    "SparseFixedAttention",
+]

@@ -1,0 +1,37 @@
+"""Block-local self-attention (Luong et al. 2015; Parmar et al. 2018), the paper's local baseline."""
+import keras
+
+from sinkhorn_t2t.layers.self_attention import SelfAttention, check_positive_int
+from sinkhorn_t2t.ops import local_attention
+
+
+@keras.saving.register_keras_serializable(package="sinkhorn_t2t")
+class LocalAttention(SelfAttention):
+    """Each query block of `block_size` tokens attends to its own block and to the
+    `num_memory_blocks` blocks before it; O(L * block_size) memory.
+
+    Args:
+      num_heads, key_dim, dropout, share_kv, seed: see `SelfAttention`.
+      block_size: tokens per block.
+      causal: key position <= query position.
+      num_memory_blocks: preceding blocks each query block also sees (0 = strictly block-local;
+        1 gives every query `2 * block_size` keys, as many as Sinkhorn attention).
+    """
+
+    def __init__(self, num_heads, key_dim, block_size, causal=False, num_memory_blocks=0, **kwargs):
+        super().__init__(num_heads, key_dim, **kwargs)
+        check_positive_int("LocalAttention", "block_size", block_size)
+        if not isinstance(num_memory_blocks, int) or num_memory_blocks < 0:
+            raise ValueError(f"LocalAttention: `num_memory_blocks` must be an int >= 0, got {num_memory_blocks!r}.")
+        self.block_size = block_size
+        self.causal = causal
+        self.num_memory_blocks = num_memory_blocks
+        self.pad_multiple = block_size
+
+    def _attend(self, x, q, k, v, key_mask, training):
+        return local_attention(q, k, v, self.block_size, self.num_memory_blocks, causal=self.causal,
+                               key_mask=key_mask, dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size, "causal": self.causal,
+                "num_memory_blocks": self.num_memory_blocks}

@@ -1,0 +1,111 @@
+"""Shared shape of every self-attention layer here: project, attend per head, project back."""
+import keras
+from keras import ops
+
+
+def check_positive_int(layer, name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{layer}: `{name}` must be a positive int, got {value!r}.")
+
+
+def check_rate(layer, name, value):
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{layer}: `{name}` must be in [0, 1), got {value!r}.")
+
+
+class SelfAttention(keras.layers.Layer):
+    """Multi-head self-attention skeleton in the shape of `keras.layers.MultiHeadAttention`.
+
+    `build` creates the `query`, `key`, `value` and `attention_output` projections; `call`
+    pads the length to a multiple of `pad_multiple` (the padding is masked), projects to heads,
+    runs `_attend` and cuts the padding off again. Subclasses implement `_attend`.
+
+    Args:
+      num_heads: number of attention heads H.
+      key_dim: size of each head D.
+      dropout: dropout rate on the attention weights (training only).
+      share_kv: tie keys and values, `V = K` (Table 8 row 5).
+      seed: seed for dropout and noise, for reproducible training-mode calls.
+
+    Call arguments:
+      x: `(batch_size, seq_len, dim)`.
+      mask: optional bool `(batch_size, seq_len)`, True = real token. Masked positions never
+        influence real ones.
+      training: Python bool; enables dropout (and Gumbel noise where a layer has it).
+
+    Returns:
+      `(batch_size, seq_len, dim)`.
+    """
+
+    pad_multiple = 1
+
+    def __init__(self, num_heads, key_dim, dropout=0.0, share_kv=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        check_positive_int(name, "num_heads", num_heads)
+        check_positive_int(name, "key_dim", key_dim)
+        check_rate(name, "dropout", dropout)
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.dropout = dropout
+        self.share_kv = share_kv
+        self.seed = seed
+        self.supports_masking = True
+        self._dropout_seed = keras.random.SeedGenerator(seed)
+
+    def _projection(self, name, shape):
+        dense = keras.layers.EinsumDense(
+            "abc,cde->abde", output_shape=(None, self.num_heads, self.key_dim), bias_axes="de", name=name,
+            dtype=self.dtype_policy)
+        dense.build(shape)
+        return dense
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self._query_dense = self._projection("query", input_shape)
+        self._key_dense = self._projection("key", input_shape)
+        self._value_dense = None if self.share_kv else self._projection("value", input_shape)
+        self._output_dense = keras.layers.EinsumDense(
+            "abcd,cde->abe", output_shape=(None, dim), bias_axes="e", name="attention_output", dtype=self.dtype_policy)
+        self._output_dense.build((input_shape[0], input_shape[1], self.num_heads, self.key_dim))
+
+    def _heads(self, dense, x):
+        return ops.transpose(dense(x), (0, 2, 1, 3))  # [B, L, H, D] -> [B, H, L, D]
+
+    def call(self, x, mask=None, training=None):
+        length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
+        pad = (-length) % self.pad_multiple
+        if mask is not None:
+            mask = ops.cast(mask, "bool")
+        if isinstance(pad, int) and pad == 0:
+            key_mask = mask
+        else:
+            if mask is None:
+                mask = ops.ones(ops.shape(x)[:2], dtype="bool")
+            x = ops.pad(x, [[0, 0], [0, pad], [0, 0]])
+            key_mask = ops.pad(mask, [[0, 0], [0, pad]], constant_values=False)
+        q = self._heads(self._query_dense, x)
+        k = self._heads(self._key_dense, x)
+        v = k if self.share_kv else self._heads(self._value_dense, x)
+        out = self._attend(x, q, k, v, key_mask, bool(training))  # [B, H, L, D]
+        out = self._output_dense(ops.transpose(out, (0, 2, 1, 3)))
+        return out[:, :length]
+
+    def _attend(self, x, q, k, v, key_mask, training):
+        """`q, k, v (B, H, L, D)`, `key_mask (B, L)` or None -> `(B, H, L, D)`."""
+        raise NotImplementedError
+
+    def _dropout_rate(self, training):
+        return self.dropout if training else 0.0
+
+    def compute_mask(self, x, mask=None):
+        return mask
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.dropout, share_kv=self.share_kv,
+                      seed=self.seed)
+        return config

@@ -1,0 +1,31 @@
+"""Pure tensor functions for Sparse Sinkhorn Attention (no variables)."""
+from sinkhorn_t2t.ops.attention import (
+    COMBINE_MODES,
+    dense_attention,
+    dot_product_attention,
+    local_attention,
+    masked_softmax,
+    sinkhorn_block_attention,
+    sortcut_attention,
+    sparse_fixed_mask,
+)
+from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
+from sinkhorn_t2t.ops.sinkhorn import MASKED_LOG_VALUE, gumbel_sinkhorn, sample_gumbel, sinkhorn
+
+__all__ = [
+    "COMBINE_MODES",
+    "MASKED_LOG_VALUE",
+    "dense_attention",
+    "dot_product_attention",
+    "from_blocks",
+    "gumbel_sinkhorn",
+    "local_attention",
+    "masked_softmax",
+    "sample_gumbel",
+    "sinkhorn",
+    "sinkhorn_block_attention",
+    "sort_blocks",
+    "sortcut_attention",
+    "sparse_fixed_mask",
+    "to_blocks",
+]

@@ -1,0 +1,263 @@
+"""Attention ops: dense, block-local, Sparse-Transformer fixed, Sparse Sinkhorn and SortCut.
+
+Shapes: `q, k, v` are `[B, H, L, D]` (batch, heads, length, head dim); `key_mask` is bool
+`[B, L]` with True for real tokens; `perm` is a `[B, H, NB, NB]` sorting matrix (probabilities,
+rows = sorted output blocks, columns = input blocks). Scores are `q.k / sqrt(D)`; softmax runs in
+float32 whatever the input dtype. A query with no allowed key outputs zeros (never NaN).
+"""
+import math
+
+import keras
+import tensorflow as tf
+
+from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
+from sinkhorn_t2t.ops.sinkhorn import MASKED_LOG_VALUE
+
+COMBINE_MODES = ("concat", "sum_scores", "sum_outputs")
+
+
+def masked_softmax(logits, allowed=None):
+    """float32 softmax over the last axis; excluded entries get 0, all-excluded rows are all 0."""
+    logits = tf.cast(logits, tf.float32)
+    if allowed is None:
+        return tf.nn.softmax(logits, axis=-1)
+    weights = tf.nn.softmax(tf.where(allowed, logits, MASKED_LOG_VALUE), axis=-1)
+    return tf.where(allowed, weights, 0.0)
+
+
+def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None):
+    """`softmax(q k^T / sqrt(D)) v` with a boolean mask.
+
+    Args:
+      q: `[..., Lq, D]`; k: `[..., Lk, D]`; v: `[..., Lk, Dv]`.
+      allowed: bool broadcastable to `[..., Lq, Lk]`, True = query may attend to key.
+      dropout_rate: dropout on the attention weights (pass 0 outside training).
+      seed: dropout seed (None, int or `keras.random.SeedGenerator`).
+
+    Returns:
+      `[..., Lq, Dv]` in the dtype of `v`.
+    """
+    q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
+    scores = tf.einsum("...qd,...kd->...qk", q, k)
+    scores = tf.cast(scores, tf.float32) / math.sqrt(q.shape[-1])
+    weights = masked_softmax(scores, allowed)
+    if dropout_rate:
+        weights = keras.random.dropout(weights, dropout_rate, seed=seed)
+    return tf.einsum("...qk,...kd->...qd", tf.cast(weights, v.dtype), v)
+
+
+def _check_block_size(block_size, length=None):
+    if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size <= 0:
+        raise ValueError(f"`block_size` must be a positive int, got {block_size!r}.")
+    if isinstance(length, int) and length % block_size:
+        raise ValueError(
+            f"sequence length {length} is not a multiple of `block_size` {block_size}: "
+            "pad it (the layers in sinkhorn_t2t.layers do this for you)."
+        )
+
+
+def _causal_allowed(q_len, k_len, offset=0):
+    """bool `[q_len, k_len]`: key j (shifted by `offset`) is at or before query i."""
+    rows = tf.range(q_len)[:, None]
+    cols = tf.range(k_len)[None, :] + offset
+    return cols <= rows
+
+
+def _and(a, b):
+    if a is None:
+        return b
+    return a if b is None else tf.logical_and(a, b)
+
+
+def _key_blocks(key_mask, block_size):
+    """`[B, L]` key mask -> bool `[B, 1, NB, b]` (a head axis to broadcast)."""
+    return None if key_mask is None else to_blocks(tf.cast(key_mask, tf.bool)[:, None, :], block_size, -1)
+
+
+def _zero_masked(x_blocks, mask_blocks):
+    """Zeroes masked tokens so that no mixture of blocks can carry their content."""
+    if mask_blocks is None:
+        return x_blocks
+    return x_blocks * tf.cast(mask_blocks, x_blocks.dtype)[..., None]
+
+
+def dense_attention(q, k, v, causal=False, key_mask=None, attention_mask=None, dropout_rate=0.0, seed=None):
+    """Vanilla dot-product attention over all positions, O(L^2) (Vaswani et al. 2017).
+
+    `attention_mask`: optional bool broadcastable to `[B, H, L, L]`; combined with
+    `key_mask [B, L]` and, when `causal`, with `j <= i`.
+    Returns `[B, H, L, D]`.
+    """
+    q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
+    allowed = attention_mask
+    if key_mask is not None:
+        allowed = _and(allowed, tf.cast(key_mask, tf.bool)[:, None, None, :])
+    if causal:
+        length = q.shape[-2] if q.shape[-2] is not None else tf.shape(q)[-2]
+        allowed = _and(allowed, _causal_allowed(length, length))
+    return dot_product_attention(q, k, v, allowed, dropout_rate, seed)
+
+
+def sparse_fixed_mask(length, block_size, stride, causal=False):
+    """Child et al. (2019) "fixed" pattern as a bool `[L, L]` mask.
+
+    Query i may attend to key j if j is in the same block of `block_size` positions, or if j is
+    one of the last `stride` positions of its block (the summary positions); with `causal`, only
+    j <= i.
+    """
+    _check_block_size(block_size)
+    if not isinstance(stride, int) or not 0 < stride <= block_size:
+        raise ValueError(f"`stride` must be an int in [1, block_size={block_size}], got {stride!r}.")
+    pos = tf.range(length)
+    same_block = (pos[:, None] // block_size) == (pos[None, :] // block_size)
+    summary = (pos[None, :] % block_size) >= block_size - stride
+    allowed = tf.logical_or(same_block, summary)
+    if causal:
+        allowed = tf.logical_and(allowed, _causal_allowed(length, length))
+    return allowed
+
+
+def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_mask=None, dropout_rate=0.0,
+                    seed=None):
+    """Block-local attention (Luong et al. 2015; Parmar et al. 2018): query block i attends to key
+    blocks `i - num_memory_blocks .. i`, i.e. `(num_memory_blocks + 1) * block_size` keys.
+
+    `causal`: additionally key position <= query position. Returns `[B, H, L, D]`.
+    """
+    q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
+    _check_block_size(block_size, q.shape[-2])
+    if not isinstance(num_memory_blocks, int) or num_memory_blocks < 0:
+        raise ValueError(f"`num_memory_blocks` must be an int >= 0, got {num_memory_blocks!r}.")
+    qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
+    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    if mb is None:
+        mb = tf.ones_like(kb[:1, :1, :, :, 0], dtype=tf.bool)
+    m = num_memory_blocks
+    if m:
+        # Prepend m empty blocks, then key block i gathers blocks i-m .. i along the position axis.
+        pad = [[0, 0], [0, 0], [m, 0], [0, 0], [0, 0]]
+        kb_p, vb_p = tf.pad(kb, pad), tf.pad(vb, pad)
+        mb_p = tf.pad(mb, pad[:4])
+        nb = kb.shape[2] if kb.shape[2] is not None else tf.shape(kb)[2]
+        kb = tf.concat([kb_p[:, :, s:s + nb] for s in range(m + 1)], axis=-2)
+        vb = tf.concat([vb_p[:, :, s:s + nb] for s in range(m + 1)], axis=-2)
+        mb = tf.concat([mb_p[:, :, s:s + nb] for s in range(m + 1)], axis=-1)
+    allowed = mb[..., None, :]  # [B, 1, NB, 1, (m+1) b]
+    if causal:
+        allowed = tf.logical_and(allowed, _causal_allowed(block_size, (m + 1) * block_size, -m * block_size))
+    return from_blocks(dot_product_attention(qb, kb, vb, allowed, dropout_rate, seed), -3)
+
+
+def _sorted_key_allowed(perm, mask_blocks, block_size, causal):
+    """Which sorted key slots hold real content: bool `[B, H, NB', 1, b]`, or None for all.
+
+    The key mask is sorted with the keys; a slot counts when its sorted mass is > 0 (exactly the
+    real keys of the chosen block under a hard permutation). Without a key mask only an empty
+    row of `perm` leaves slots empty: row 0 of a causal matrix. Non-causal rows are taken to carry
+    mass, as every Sinkhorn output's rows do, which spares a mask over the whole score tensor.
+    """
+    if mask_blocks is None:
+        if not causal:
+            return None
+        mask_blocks = tf.ones([1, 1, tf.shape(perm)[-1], block_size], tf.bool)
+    mass = sort_blocks(tf.cast(mask_blocks, perm.dtype)[..., None], perm)[..., 0]  # [B, H, NB', b]
+    return (mass > 0)[..., None, :]
+
+
+def _concat_keys(a, b):
+    """Concatenates two bool masks along the key axis, broadcasting their other axes."""
+    prefix = tf.broadcast_dynamic_shape(tf.shape(a)[:-1], tf.shape(b)[:-1])
+    return tf.concat([tf.broadcast_to(a, tf.concat([prefix, tf.shape(a)[-1:]], 0)),
+                      tf.broadcast_to(b, tf.concat([prefix, tf.shape(b)[-1:]], 0))], axis=-1)
+
+
+def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=None, combine="concat",
+                             dropout_rate=0.0, seed=None):
+    """Sparse Sinkhorn attention (paper 3.2, causal 3.3): each query block attends to its own
+    local block and to the block-sorted keys `psi_S(K)`, taking values from `V` / `psi_S(V)`.
+
+    With `local_i`, `sorted_i = sort_blocks(K)[i]` (and the same for V), `combine` selects:
+      - "concat": one softmax over the concatenated local and sorted keys of block i; values
+        are the same concatenation of local and sorted value blocks.
+      - "sum_scores": the literal equation of section 3.2, score `q.(psi_S(K)_j + K_j)` for j in
+        the block, one softmax, values `psi_S(V)`.
+      - "sum_outputs": local attention output plus sorted-block attention output (two softmaxes).
+
+    Args:
+      q, k, v: `[B, H, L, D]`, L a multiple of `block_size`.
+      perm: `[B, H, NB, NB]` sorting matrix (probabilities).
+      block_size: tokens per block b.
+      causal: local keys only at positions <= the query's; the sorted block of query block i
+        mixes only blocks j < i (entries of `perm` at j >= i are ignored).
+      key_mask: optional bool `[B, L]`, True = real token. Masked keys and values are zeroed
+        before sorting and the mask is sorted with them.
+      combine: one of "concat", "sum_scores", "sum_outputs".
+      dropout_rate, seed: dropout on the attention weights.
+
+    Returns:
+      `[B, H, L, D]`.
+    """
+    q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
+    _check_block_size(block_size, q.shape[-2])
+    if combine not in COMBINE_MODES:
+        raise ValueError(f"`combine` must be one of {COMBINE_MODES}, got {combine!r}.")
+    qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
+    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    kb, vb = _zero_masked(kb, mb), _zero_masked(vb, mb)
+    perm = tf.cast(perm, tf.float32)
+    if causal:
+        nb = perm.shape[-1] if perm.shape[-1] is not None else tf.shape(perm)[-1]
+        perm = tf.where(_causal_allowed(nb, nb, 1), perm, 0.0)  # keep j < i only
+    sorted_k, sorted_v = sort_blocks(kb, perm), sort_blocks(vb, perm)
+
+    local_allowed = None if mb is None else mb[..., None, :]  # [B, 1, NB, 1, b]
+    if causal:
+        local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
+    sorted_allowed = _sorted_key_allowed(perm, mb, block_size, causal)  # [B, H, NB, 1, b] or None
+
+    if combine == "concat":
+        allowed = None
+        if sorted_allowed is not None:
+            if local_allowed is None:
+                local_allowed = tf.ones([1, 1, 1, 1, block_size], tf.bool)
+            allowed = _concat_keys(local_allowed, sorted_allowed)
+        out = dot_product_attention(
+            qb, tf.concat([kb, sorted_k], axis=-2), tf.concat([vb, sorted_v], axis=-2), allowed, dropout_rate, seed)
+    elif combine == "sum_scores":
+        allowed = _and(local_allowed, sorted_allowed)
+        out = dot_product_attention(qb, kb + sorted_k, sorted_v, allowed, dropout_rate, seed)
+    else:
+        out = dot_product_attention(qb, kb, vb, local_allowed, dropout_rate, seed)
+        out += dot_product_attention(qb, sorted_k, sorted_v, sorted_allowed, dropout_rate, seed)
+    return from_blocks(out, -3)
+
+
+def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_rate=0.0, seed=None):
+    """SortCut attention (paper 3.4): `softmax(Q psi_S(K)[:n]^T / sqrt(D)) psi_S(V)[:n]`.
+
+    Every query attends to the first `budget` sorted blocks (`budget * block_size` keys).
+
+    Args:
+      q, k, v: `[B, H, L, D]`, L a multiple of `block_size`.
+      perm: the full `[B, H, NB, NB]` balanced sorting matrix; its first `budget` rows are used.
+      budget: number of sorted blocks kept, 1 <= budget <= NB.
+      key_mask: optional bool `[B, L]`, sorted with the keys as in `sinkhorn_block_attention`.
+
+    Returns:
+      `[B, H, L, D]`.
+    """
+    q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
+    _check_block_size(block_size, q.shape[-2])
+    num_blocks = perm.shape[-1]
+    if not isinstance(budget, int) or budget < 1 or (num_blocks is not None and budget > num_blocks):
+        raise ValueError(f"`budget` must be an int in [1, number of blocks={num_blocks}], got {budget!r}.")
+    kb, vb = to_blocks(k, block_size, -2), to_blocks(v, block_size, -2)
+    mb = _key_blocks(key_mask, block_size)
+    kb, vb = _zero_masked(kb, mb), _zero_masked(vb, mb)
+    perm = tf.cast(perm, tf.float32)[..., :budget, :]  # [B, H, n, NB]
+    sorted_k = from_blocks(sort_blocks(kb, perm), -3)  # [B, H, n*b, D]
+    sorted_v = from_blocks(sort_blocks(vb, perm), -3)
+    allowed = _sorted_key_allowed(perm, mb, block_size, causal=False)  # [B, H, n, 1, b] or None
+    if allowed is not None:
+        allowed = from_blocks(allowed[..., 0, :], -2)[..., None, :]  # [B, H, 1, n*b]
+    return dot_product_attention(q, sorted_k, sorted_v, allowed, dropout_rate, seed)

@@ -1,0 +1,112 @@
+"""Sinkhorn balancing and Gumbel-Sinkhorn (paper sections 3.1.1, 3.2.1 and 3.3.2).
+
+All work happens in float32 and in log space, whatever the input dtype: under a mixed
+precision policy the balancing stays exact enough to be doubly stochastic.
+"""
+import keras
+import tensorflow as tf
+
+# Log-value given to excluded entries. Finite (unlike -inf) so that a row or column with
+# nothing allowed never produces inf - inf = NaN in values or gradients; exp() of it is 0.
+MASKED_LOG_VALUE = -1e9
+
+
+def allowed_entries(shape_like, mask=None, causal=False):
+    """Boolean `[..., N, N]` support of the sorting matrix, or None when all is allowed.
+
+    `causal=True` keeps only entries `j < i` (block i may take content from earlier blocks).
+    """
+    if causal:
+        n = shape_like.shape[-1] if shape_like.shape[-1] is not None else tf.shape(shape_like)[-1]
+        rows = tf.range(n)[:, None]
+        cols = tf.range(n)[None, :]
+        lower = cols < rows
+        return lower if mask is None else tf.logical_and(tf.cast(mask, tf.bool), lower)
+    return None if mask is None else tf.cast(mask, tf.bool)
+
+
+def _normalize(x, allowed, axis):
+    """Subtract the log-sum-exp over `axis`, keeping excluded entries excluded."""
+    if allowed is None:
+        return x - tf.reduce_logsumexp(x, axis=axis, keepdims=True)
+    x = tf.where(allowed, x, MASKED_LOG_VALUE)
+    return tf.where(allowed, x - tf.reduce_logsumexp(x, axis=axis, keepdims=True), MASKED_LOG_VALUE)
+
+
+def _normalize_columns_causal(x, allowed):
+    """Causal column normalisation: row i divides by column sums over rows 0..i only."""
+    x = tf.where(allowed, x, MASKED_LOG_VALUE)
+    running = tf.math.cumulative_logsumexp(x, axis=-2)
+    return tf.where(allowed, x - running, MASKED_LOG_VALUE)
+
+
+def sinkhorn(log_alpha, n_iters, mask=None, causal=False):
+    """Log-space Sinkhorn balancing over the last two axes (paper 3.1.1, causal: 3.3.2).
+
+    Non-causal: `n_iters` rounds of row then column normalisation, `S^k = F_c(F_r(S^{k-1}))`;
+    the result tends to a doubly stochastic matrix.
+
+    Causal (eq. 6): only entries `j < i` are allowed, and every step is itself causal. Each
+    round normalises columns with *cumulative* column sums (row i only sees rows <= i), then
+    rows; so row i depends on rows <= i only, every row i >= 1 sums to 1 (a convex combination
+    of earlier blocks) and row 0 is all zero.
+
+    Args:
+      log_alpha: `[..., N, N]` float logits.
+      n_iters: Python int >= 0, number of balancing rounds (0 = no balancing, Table 8 row 6).
+      mask: optional bool `[..., N, N]` (broadcastable), True = entry allowed.
+      causal: bool, causal Sinkhorn balancing.
+
+    Returns:
+      `[..., N, N]` float32 log of the balanced matrix. Excluded entries are
+      `MASKED_LOG_VALUE`, so `exp` gives exactly 0 there; a row or column with nothing
+      allowed is all zero after `exp`, never NaN.
+    """
+    if not isinstance(n_iters, int) or isinstance(n_iters, bool) or n_iters < 0:
+        raise ValueError(f"sinkhorn: `n_iters` must be an int >= 0, got {n_iters!r}.")
+    x = tf.cast(log_alpha, tf.float32)
+    if x.shape.rank is not None and x.shape.rank < 2:
+        raise ValueError(f"sinkhorn: `log_alpha` must have shape [..., N, N], got {x.shape}.")
+    allowed = allowed_entries(x, mask, causal)
+    if allowed is not None:
+        x = tf.where(allowed, x, MASKED_LOG_VALUE)
+    for _ in range(n_iters):
+        if causal:
+            x = _normalize_columns_causal(x, allowed)
+            x = _normalize(x, allowed, axis=-1)
+        else:
+            x = _normalize(x, allowed, axis=-1)
+            x = _normalize(x, allowed, axis=-2)
+    return x
+
+
+def sample_gumbel(shape, seed=None):
+    """Standard i.i.d. Gumbel noise `-log(-log(u))`, u ~ U(0, 1), float32 of `shape`.
+
+    `seed` is anything `keras.random` takes: None, an int or a `keras.random.SeedGenerator`.
+    """
+    tiny = 1e-20
+    u = keras.random.uniform(shape, minval=0.0, maxval=1.0, dtype="float32", seed=seed)
+    return -tf.math.log(-tf.math.log(u + tiny) + tiny)
+
+
+def gumbel_sinkhorn(log_alpha, temperature, n_iters, noise=True, mask=None, causal=False, seed=None):
+    """Gumbel-Sinkhorn `S((X + eps) / tau)` (paper 3.2.1).
+
+    Args:
+      log_alpha: `[..., N, N]` float logits X.
+      temperature: tau > 0; lower is closer to a hard permutation.
+      n_iters: Sinkhorn rounds, see `sinkhorn`.
+      noise: Python bool, add Gumbel noise eps (use it only in training).
+      mask, causal: see `sinkhorn`.
+      seed: seed for the noise (None, int or `keras.random.SeedGenerator`).
+
+    Returns:
+      `[..., N, N]` float32 log of the balanced matrix.
+    """
+    if isinstance(temperature, (int, float)) and not temperature > 0:
+        raise ValueError(f"gumbel_sinkhorn: `temperature` must be > 0, got {temperature!r}.")
+    x = tf.cast(log_alpha, tf.float32)
+    if noise:
+        x = x + sample_gumbel(tf.shape(x), seed=seed)
+    return sinkhorn(x / temperature, n_iters, mask=mask, causal=causal)

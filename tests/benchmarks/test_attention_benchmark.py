@@ -1,0 +1,27 @@
+"""The benchmark script runs end to end and reports every kind (a smoke test, not a timing test)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_benchmark_script_writes_table_json_and_plot(tmp_path):
+    out = str(tmp_path / "bench")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "attention.py"), "--lengths", "64",
+                             "256", "--out", out], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.load(open(out + ".json"))["rows"]
+    kinds = {(r["mode"], r["kind"]) for r in rows}
+    for kind in ("dense", "local", "sparse_fixed", "sinkhorn", "sinkhorn_causal", "sortcut"):
+        assert ("ops", kind) in kinds and ("layer", kind) in kinds
+    assert all(r["seconds"] > 0 and r["peak_bytes"] > 0 for r in rows)
+    assert "| ops | sinkhorn | 256 |" in result.stdout
+    assert os.path.getsize(out + ".png") > 10_000
+
+
+def test_benchmark_rejects_a_bad_length():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "attention.py"), "--lengths", "100"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "--lengths" in result.stderr

@@ -1,0 +1,120 @@
+"""Properties every attention layer must have: causality, padding, saving, XLA, mixed precision."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.layers.layer_cases import ALL_CASES, CAUSAL_CAPABLE, FACTORIES
+
+BATCH, LENGTH, DIM = 2, 18, 8  # 18 is not a multiple of the block size: the layers pad inside
+
+
+def _inputs(rng):
+    x = rng.normal(size=(BATCH, LENGTH, DIM)).astype("float32")
+    mask = np.ones((BATCH, LENGTH), bool)
+    mask[1, 11:] = False
+    return x, mask
+
+
+def _built(name, causal, x, mask):
+    layer = FACTORIES[name](causal)
+    layer(x, mask=mask)
+    return layer
+
+
+def _twin(layer, x, mask):
+    """A fresh copy with the same weights and the same (unused) random state."""
+    twin = type(layer).from_config(layer.get_config())
+    twin(x, mask=mask)  # inference: draws no random numbers
+    twin.set_weights(layer.get_weights())
+    return twin
+
+
+@pytest.mark.parametrize("name,causal", ALL_CASES)
+def test_output_shape_and_finite(rng, name, causal):
+    x, mask = _inputs(rng)
+    layer = _built(name, causal, x, mask)
+    for training in (False, True):
+        y = layer(x, mask=mask, training=training).numpy()
+        assert y.shape == x.shape and np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("name", CAUSAL_CAPABLE)
+def test_causal_layers_never_look_at_future_tokens(rng, name, training):
+    x, mask = _inputs(rng)
+    layer = _built(name, True, x, mask)
+    base = _twin(layer, x, mask)(x, mask=mask, training=training).numpy()
+    for t in (0, 3, 4, 7, 12, 16):
+        future = x.copy()
+        future[:, t + 1:] = rng.normal(size=future[:, t + 1:].shape) * 3
+        out = _twin(layer, x, mask)(future, mask=mask, training=training).numpy()
+        np.testing.assert_allclose(out[:, :t + 1], base[:, :t + 1], atol=1e-5, err_msg=f"leak at t={t}")
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("name,causal", ALL_CASES)
+def test_masked_positions_never_change_real_outputs(rng, name, causal, training):
+    x, mask = _inputs(rng)
+    mask[0, [2, 9]] = False  # holes inside a sequence too
+    layer = _built(name, causal, x, mask)
+    base = _twin(layer, x, mask)(x, mask=mask, training=training).numpy()
+    garbage = np.where(mask[..., None], x, rng.normal(size=x.shape) * 10).astype("float32")
+    out = _twin(layer, x, mask)(garbage, mask=mask, training=training).numpy()
+    np.testing.assert_allclose(out[mask], base[mask], atol=1e-5)
+
+
+@pytest.mark.parametrize("name,causal", ALL_CASES)
+def test_config_round_trip_and_keras_file(rng, tmp_path, name, causal):
+    x, mask = _inputs(rng)
+    layer = _built(name, causal, x, mask)
+    clone = type(layer).from_config(layer.get_config())
+    clone(x, mask=mask)
+    clone.set_weights(layer.get_weights())
+    expected = layer(x, mask=mask).numpy()
+    np.testing.assert_array_equal(clone(x, mask=mask).numpy(), expected)
+
+    inputs = keras.Input((LENGTH, DIM)), keras.Input((LENGTH,), dtype="bool")
+    model = keras.Model(inputs, FACTORIES[name](causal)(inputs[0], mask=inputs[1]))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict([x, mask], verbose=0), model.predict([x, mask], verbose=0))
+
+
+@pytest.mark.parametrize("name,causal", ALL_CASES)
+def test_forward_and_backward_compile_with_xla(rng, name, causal):
+    x, mask = _inputs(rng)
+    layer = _built(name, causal, x, mask)
+
+    @tf.function(jit_compile=True)
+    def step(x, mask):
+        with tf.GradientTape() as tape:
+            y = layer(x, mask=mask, training=True)
+            loss = tf.reduce_sum(tf.square(y))
+        return loss, tape.gradient(loss, layer.trainable_variables)
+
+    loss, grads = step(tf.constant(x), tf.constant(mask))
+    assert np.isfinite(loss.numpy())
+    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("name,causal", [("sinkhorn", False), ("sinkhorn", True), ("sortcut", False),
+                                         ("sinkhorn_mixture", True), ("local", True), ("dense", False)])
+def test_mixed_precision(rng, name, causal, policy):
+    x, mask = _inputs(rng)
+    reference = _built(name, causal, x, mask)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        layer = _built(name, causal, x, mask)
+        layer.set_weights(reference.get_weights())
+        y = layer(x, mask=mask)
+        assert y.dtype == layer.compute_dtype != "float32"
+        if hasattr(layer, "sorting_matrix"):
+            assert layer.sorting_matrix(tf.cast(x[:, :16], layer.compute_dtype), None, True).dtype == tf.float32
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    y = np.asarray(tf.cast(y, tf.float32))
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y[mask], reference(x, mask=mask).numpy()[mask], atol=0.1)

@@ -1,0 +1,163 @@
+import numpy as np
+import pytest
+
+from sinkhorn_t2t import ops
+from tests import numpy_reference as ref
+
+B, H, L, D, BS = 2, 2, 16, 4, 4
+NB = L // BS
+
+
+def _qkv(rng):
+    return [rng.normal(size=(B, H, L, D)).astype("float32") for _ in range(3)]
+
+
+def _perm(rng, kind):
+    if kind == "hard":
+        order = rng.permuted(np.tile(np.arange(NB), (B, H, 1)), axis=-1)
+        return np.eye(NB, dtype="float32")[order]
+    return np.exp(ops.sinkhorn(rng.normal(size=(B, H, NB, NB)).astype("float32") * 2, 3).numpy())
+
+
+def _key_mask(rng):
+    mask = rng.random(size=(B, L)) > 0.3
+    mask[1, 9:] = False  # trailing padding, two whole padding blocks in example 1
+    return mask
+
+
+@pytest.mark.parametrize("combine", ops.COMBINE_MODES)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("with_mask", [False, True])
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_sinkhorn_block_attention_matches_numpy(rng, combine, causal, with_mask, kind):
+    q, k, v = _qkv(rng)
+    perm = _perm(rng, kind)
+    key_mask = _key_mask(rng) if with_mask else None
+    out = ops.sinkhorn_block_attention(q, k, v, perm, BS, causal=causal, key_mask=key_mask, combine=combine)
+    expected = ref.sinkhorn_block_attention(q, k, v, perm, BS, causal=causal, key_mask=key_mask, combine=combine)
+    np.testing.assert_allclose(out.numpy(), expected, atol=2e-5)
+
+
+def test_values_are_sorted_values_not_keys(rng):
+    q, k, v = _qkv(rng)
+    perm = _perm(rng, "hard")
+    out = ops.sinkhorn_block_attention(q, k, v, perm, BS).numpy()
+    keys_as_values = ref.sinkhorn_block_attention(q, k, k, perm, BS)
+    assert np.abs(out - keys_as_values).max() > 0.1
+
+
+def test_the_permutation_matters(rng):
+    q, k, v = _qkv(rng)
+    out_a = ops.sinkhorn_block_attention(q, k, v, _perm(rng, "hard"), BS).numpy()
+    out_b = ops.sinkhorn_block_attention(q, k, v, _perm(rng, "hard"), BS).numpy()
+    assert np.abs(out_a - out_b).max() > 0.1
+
+
+def test_one_block_equals_dense_attention(rng):
+    q, k, v = _qkv(rng)
+    perm = np.ones((B, H, 1, 1), np.float32)
+    out = ops.sinkhorn_block_attention(q, k, v, perm, L).numpy()
+    dense = ref.masked_attention(q, k, v, lambda i, j: True)
+    np.testing.assert_allclose(out, dense, atol=2e-5)
+    np.testing.assert_allclose(ops.dense_attention(q, k, v).numpy(), dense, atol=2e-5)
+
+
+def test_causal_block_attention_ignores_the_future(rng):
+    q, k, v = _qkv(rng)
+    perm = _perm(rng, "soft")  # non-causal on purpose: the op must still only use blocks j < i
+    base = ops.sinkhorn_block_attention(q, k, v, perm, BS, causal=True).numpy()
+    for t in range(L - 1):
+        k2, v2 = k.copy(), v.copy()
+        k2[:, :, t + 1:] += 3.0
+        v2[:, :, t + 1:] -= 3.0
+        out = ops.sinkhorn_block_attention(q, k2, v2, perm, BS, causal=True).numpy()
+        np.testing.assert_allclose(out[:, :, :t + 1], base[:, :, :t + 1], atol=1e-6)
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+@pytest.mark.parametrize("budget", [1, 2, NB])
+def test_sortcut_matches_numpy(rng, with_mask, kind, budget):
+    q, k, v = _qkv(rng)
+    perm = _perm(rng, kind)
+    key_mask = _key_mask(rng) if with_mask else None
+    out = ops.sortcut_attention(q, k, v, perm, BS, budget, key_mask=key_mask)
+    expected = ref.sortcut_attention(q, k, v, perm, BS, budget, key_mask=key_mask)
+    np.testing.assert_allclose(out.numpy(), expected, atol=2e-5)
+
+
+def test_sortcut_with_hard_permutation_attends_to_the_chosen_blocks(rng):
+    q, k, v = _qkv(rng)
+    perm = _perm(rng, "hard")
+    out = ops.sortcut_attention(q, k, v, perm, BS, 2).numpy()
+    chosen = perm[0, 0, :2].argmax(-1)
+    positions = np.concatenate([np.arange(c * BS, (c + 1) * BS) for c in chosen])
+    expected = ref.masked_attention(q[:1, :1], k[:1, :1], v[:1, :1], lambda i, j: j in positions)
+    np.testing.assert_allclose(out[:1, :1], expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("bad", [0, NB + 1])
+def test_sortcut_rejects_an_out_of_range_budget(rng, bad):
+    q, k, v = _qkv(rng)
+    with pytest.raises(ValueError, match="budget"):
+        ops.sortcut_attention(q, k, v, _perm(rng, "soft"), BS, bad)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_dense_attention_matches_numpy(rng, causal):
+    q, k, v = _qkv(rng)
+    key_mask = _key_mask(rng)
+    out = ops.dense_attention(q, k, v, causal=causal, key_mask=key_mask).numpy()
+    expected = ref.masked_attention(q, k, v, lambda i, j: j <= i or not causal, key_mask)
+    np.testing.assert_allclose(out, expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("memory", [0, 1, 2])
+def test_local_attention_matches_numpy(rng, causal, memory):
+    q, k, v = _qkv(rng)
+    key_mask = _key_mask(rng)
+
+    def allowed(i, j):
+        return i // BS - memory <= j // BS <= i // BS and (j <= i or not causal)
+
+    out = ops.local_attention(q, k, v, BS, memory, causal=causal, key_mask=key_mask).numpy()
+    np.testing.assert_allclose(out, ref.masked_attention(q, k, v, allowed, key_mask), atol=2e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sparse_fixed_pattern_matches_child_et_al(rng, causal):
+    block, stride = 8, 2
+    length = 24
+    mask = ops.sparse_fixed_mask(length, block, stride, causal).numpy()
+    for i in range(length):
+        for j in range(length):
+            expected = (i // block == j // block or j % block >= block - stride) and (j <= i or not causal)
+            assert mask[i, j] == expected, (i, j)
+    q, k, v = _qkv(rng)
+    out = ops.dense_attention(q, k, v, attention_mask=ops.sparse_fixed_mask(L, 4, 1, causal)).numpy()
+    expected = ref.masked_attention(q, k, v, lambda i, j: (i // 4 == j // 4 or j % 4 == 3) and (j <= i or not causal))
+    np.testing.assert_allclose(out, expected, atol=2e-5)
+
+
+def test_fully_masked_query_gives_zeros_not_nan(rng):
+    q, k, v = _qkv(rng)
+    key_mask = np.zeros((B, L), bool)
+    for fn in (lambda: ops.dense_attention(q, k, v, key_mask=key_mask),
+               lambda: ops.sinkhorn_block_attention(q, k, v, _perm(rng, "soft"), BS, key_mask=key_mask),
+               lambda: ops.sortcut_attention(q, k, v, _perm(rng, "soft"), BS, 2, key_mask=key_mask)):
+        out = fn().numpy()
+        np.testing.assert_array_equal(out, 0.0)
+
+
+def test_invalid_arguments_name_the_argument(rng):
+    q, k, v = _qkv(rng)
+    perm = _perm(rng, "soft")
+    with pytest.raises(ValueError, match="combine"):
+        ops.sinkhorn_block_attention(q, k, v, perm, BS, combine="add")
+    with pytest.raises(ValueError, match="block_size"):
+        ops.sinkhorn_block_attention(q, k, v, perm, 0)
+    with pytest.raises(ValueError, match="block_size"):
+        ops.sinkhorn_block_attention(q, k, v, perm, 5)
+    with pytest.raises(ValueError, match="stride"):
+        ops.sparse_fixed_mask(16, 4, 5)
