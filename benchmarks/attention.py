@@ -234,8 +234,9 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "attention_cpu"))
     args = parser.parse_args(argv)
     for length in args.lengths:
-        if length <= 0 or length % BLOCK:
-            parser.error(f"--lengths: every length must be a positive multiple of the block size {BLOCK}, got {length}")
+        if length < SORTCUT_BUDGET * BLOCK or length % BLOCK:
+            parser.error(f"--lengths: every length must be a multiple of the block size {BLOCK} and at least "
+                         f"{SORTCUT_BUDGET * BLOCK} (the SortCut budget), got {length}")
     device = tf.config.list_logical_devices("GPU")
     where = device[0].name if device else f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
     print(f"Attention benchmark on {where}; TF {tf.__version__}", flush=True)

@@ -38,12 +38,11 @@ def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None):
       `[..., Lq, Dv]` in the dtype of `v`.
     """
     q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
-    scores = tf.einsum("...qd,...kd->...qk", q, k)
-    scores = tf.cast(scores, tf.float32) / math.sqrt(q.shape[-1])
-    weights = masked_softmax(scores, allowed)
+    q = q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)  # scale the (smaller) queries, not the scores
+    weights = masked_softmax(tf.matmul(q, k, transpose_b=True), allowed)
     if dropout_rate:
         weights = keras.random.dropout(weights, dropout_rate, seed=seed)
-    return tf.einsum("...qk,...kd->...qd", tf.cast(weights, v.dtype), v)
+    return tf.matmul(tf.cast(weights, v.dtype), v)
 
 
 def _check_block_size(block_size, length=None):

@@ -28,7 +28,7 @@ def allowed_entries(shape_like, mask=None, causal=False):
 def _normalize(x, allowed, axis):
     """Subtract the log-sum-exp over `axis`, keeping excluded entries excluded."""
     if allowed is None:
-        return x - tf.reduce_logsumexp(x, axis=axis, keepdims=True)
+        return tf.nn.log_softmax(x, axis=axis)  # one fused op for x - logsumexp(x)
     x = tf.where(allowed, x, MASKED_LOG_VALUE)
     return tf.where(allowed, x - tf.reduce_logsumexp(x, axis=axis, keepdims=True), MASKED_LOG_VALUE)
 

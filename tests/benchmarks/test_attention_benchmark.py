@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_benchmark_script_writes_table_json_and_plot(tmp_path):
     out = str(tmp_path / "bench")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "attention.py"), "--lengths", "64",
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "attention.py"), "--lengths", "128",
                              "256", "--out", out], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.load(open(out + ".json"))["rows"]
