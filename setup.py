@@ -9,12 +9,22 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(include=["sinkhorn_t2t", "sinkhorn_t2t.*"]),
+    # The design card keeps problems/ and hparams/ at the top of the repository; installed, they
+    # live under sinkhorn_t2t (no generic top-level names in site-packages).
+    packages=find_packages(include=["sinkhorn_t2t", "sinkhorn_t2t.*"]) + ["sinkhorn_t2t.problems", "sinkhorn_t2t.hparams"],
+    package_dir={"sinkhorn_t2t.problems": "problems", "sinkhorn_t2t.hparams": "hparams"},
+    entry_points={"console_scripts": [
+        "t2t-datagen=sinkhorn_t2t.bin.t2t_datagen:console_main",
+        "t2t-trainer=sinkhorn_t2t.bin.t2t_trainer:console_main",
+        "t2t-decoder=sinkhorn_t2t.bin.t2t_decoder:console_main",
+        "t2t-eval=sinkhorn_t2t.bin.t2t_eval:console_main",
+    ]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-text>=2.21,<2.22",
         "tensorflow-datasets>=4.9,<4.10",
         "keras>=3.10,<4",
+        "tensorboard>=2.20,<3",
         "absl-py>=2.1,<3",
         "numpy>=1.26,<3",
     ],

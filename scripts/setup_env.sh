@@ -11,7 +11,7 @@ fi
 STAMP="$VENV/.installed-$(sha1sum "$ROOT/setup.py" | cut -c1-12)"
 if [ ! -f "$STAMP" ]; then
   echo "[setup] installing sinkhorn-t2t and its dependencies (first run takes a few minutes)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip "setuptools>=70,<81"
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
   rm -f "$VENV"/.installed-*
   touch "$STAMP"

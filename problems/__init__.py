@@ -1,0 +1,3 @@
+"""Registered problems for the paper's tasks. Installed as `sinkhorn_t2t.problems`; importing it
+registers them."""
+from sinkhorn_t2t.problems import algorithmic  # noqa: F401

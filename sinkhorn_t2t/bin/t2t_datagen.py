@@ -1,0 +1,47 @@
+"""t2t-datagen: generate a problem's data into --data_dir (T2T's sharded TFRecords)."""
+import fnmatch
+import os
+
+from sinkhorn_t2t import registry
+from sinkhorn_t2t.bin import common
+from sinkhorn_t2t.bin.common import FLAGS, UsageError
+
+
+def selected_problems(spec):
+    """`--problem`: a name, a comma-separated list, or a `prefix*` pattern."""
+    names = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if "*" in part:
+            matches = fnmatch.filter(registry.list_problems(), part)
+            if not matches:
+                raise UsageError(f"--problem: no registered problem matches {part!r}.")
+            names.extend(matches)
+        else:
+            names.append(part)
+    return [common.lookup("problem", name, "problem") for name in names]
+
+
+def main():
+    registry.load_builtins()
+    common.require("problem", "data_dir")
+    problems = selected_problems(FLAGS.problem)
+    common.set_seed()
+    data_dir = os.path.expanduser(FLAGS.data_dir)
+    tmp_dir = os.path.expanduser(FLAGS.tmp_dir)
+    os.makedirs(data_dir, exist_ok=True)
+    os.makedirs(tmp_dir, exist_ok=True)
+    for problem in problems:
+        print(f"generating data for {problem.name} into {data_dir}", flush=True)
+        try:
+            problem.generate_data(data_dir, tmp_dir)
+        except FileNotFoundError as err:
+            raise UsageError(f"--problem={problem.name}: {err}") from None
+    print("done", flush=True)
+
+
+def console_main():
+    common.console_entry(main)
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,74 @@
+"""t2t-trainer: train (and evaluate) a registered model on a registered problem."""
+import os
+
+from sinkhorn_t2t import registry
+from sinkhorn_t2t.bin import common
+from sinkhorn_t2t.bin.common import FLAGS, UsageError
+from sinkhorn_t2t.models.transformer import HParamsError
+from sinkhorn_t2t.training.strategy import StrategyError, pick_strategy
+from sinkhorn_t2t.training.trainer import DataError, Trainer
+
+
+def build_trainer(for_training, train_steps=0):
+    """Problem, hparams and Trainer from the flags (shared with t2t-eval and t2t-decoder)."""
+    registry.load_builtins()
+    common.require("output_dir")
+    problem = common.lookup("problem", common.resolve("problem"), "problem")
+    model_name = common.resolve("model")
+    common.lookup("model", model_name, "model")
+    output_dir = os.path.expanduser(FLAGS.output_dir)
+    hparams = common.create_hparams(output_dir, for_training)
+    if for_training and FLAGS.generate_data:
+        common.require("data_dir")
+        os.makedirs(FLAGS.data_dir, exist_ok=True)
+        os.makedirs(FLAGS.tmp_dir, exist_ok=True)
+        problem.generate_data(FLAGS.data_dir, FLAGS.tmp_dir)
+    common.check_data_dir(problem)
+    common.set_seed()
+    try:
+        strategy = pick_strategy(FLAGS.use_tpu, FLAGS.cloud_tpu_name, FLAGS.worker_gpu)
+    except StrategyError as err:
+        raise UsageError(str(err)) from None
+    try:
+        trainer = Trainer(problem, model_name, hparams, FLAGS.data_dir, output_dir, strategy,
+                          fixed_shapes=FLAGS.use_tpu or FLAGS.xla_compile, xla_compile=FLAGS.xla_compile,
+                          keep_checkpoint_max=FLAGS.keep_checkpoint_max, seed=FLAGS.random_seed,
+                          train_steps=train_steps, log=lambda s: print(s, flush=True))
+    except HParamsError as err:
+        raise UsageError(f"--hparams_set/--hparams: {err}") from None
+    if for_training:
+        common.save_run(output_dir, hparams)
+    return trainer
+
+
+def main():
+    if FLAGS.train_steps <= 0:
+        raise UsageError(f"--train_steps must be > 0, got {FLAGS.train_steps}.")
+    if FLAGS.local_eval_frequency <= 0:
+        raise UsageError(f"--local_eval_frequency must be > 0, got {FLAGS.local_eval_frequency}.")
+    trainer = build_trainer(for_training=True, train_steps=FLAGS.train_steps)
+    try:
+        if FLAGS.schedule == "evaluate":
+            if not trainer.restore(FLAGS.checkpoint_path):
+                raise UsageError(f"--schedule=evaluate: no checkpoint in --output_dir {FLAGS.output_dir}.")
+            trainer.evaluate(FLAGS.eval_steps, _eval_mode())
+            return
+        eval_every = FLAGS.local_eval_frequency if FLAGS.schedule == "continuous_train_and_eval" else None
+        trainer.train(FLAGS.train_steps, save_every=FLAGS.local_eval_frequency,
+                      log_every=FLAGS.log_step_count_steps, eval_every=eval_every, eval_steps=FLAGS.eval_steps)
+        if FLAGS.schedule != "train":
+            trainer.evaluate(FLAGS.eval_steps, _eval_mode())
+    except (DataError, FileNotFoundError) as err:
+        raise UsageError(str(err)) from None
+
+
+def _eval_mode():
+    return "test" if FLAGS.eval_use_test_set else "eval"
+
+
+def console_main():
+    common.console_entry(main)
+
+
+if __name__ == "__main__":
+    console_main()

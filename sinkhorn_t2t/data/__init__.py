@@ -1,0 +1,1 @@
+"""Problems, text encoders, TFRecord I/O and input pipelines in T2T's formats."""

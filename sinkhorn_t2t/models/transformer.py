@@ -1,0 +1,255 @@
+"""The Transformer (Vaswani et al. 2017) as T2T configures it, with pluggable self-attention.
+
+Pre-norm residual blocks (`layer_preprocess_sequence="n"`, `layer_postprocess_sequence="da"`),
+sinusoidal timing signal, optional shared target-embedding / softmax weights. Encoder
+self-attention is bidirectional, decoder self-attention causal (causal Sinkhorn for the Sinkhorn
+types), encoder-decoder attention dense.
+"""
+import math
+
+import keras
+from keras import ops
+
+from sinkhorn_t2t.data.problem import Modality
+from sinkhorn_t2t.models.attention_factory import self_attention
+from sinkhorn_t2t.registry import register_model
+
+
+def timing_signal(positions, channels, min_timescale=1.0, max_timescale=1.0e4):
+    """T2T's `get_timing_signal_1d` at `positions [B, L]` -> `[B, L, channels]` (sin | cos)."""
+    num_timescales = channels // 2
+    log_increment = math.log(max_timescale / min_timescale) / max(num_timescales - 1, 1)
+    inv_timescales = min_timescale * ops.exp(ops.arange(num_timescales, dtype="float32") * -log_increment)
+    scaled = ops.cast(positions, "float32")[..., None] * inv_timescales
+    signal = ops.concatenate([ops.sin(scaled), ops.cos(scaled)], axis=-1)
+    if channels % 2:
+        signal = ops.pad(signal, [[0, 0], [0, 0], [0, 1]])
+    return signal
+
+
+class FeedForward(keras.layers.Layer):
+    """`dense_relu_dense`: hidden -> filter (ReLU, dropout) -> hidden."""
+
+    def __init__(self, filter_size, hidden_size, dropout, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = keras.layers.Dense(filter_size, activation="relu", name="conv1")
+        self.outer = keras.layers.Dense(hidden_size, name="conv2")
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def call(self, x, training=None):
+        return self.outer(self.dropout(self.inner(x), training=training))
+
+
+class _PreNorm(keras.layers.Layer):
+    """T2T's "n" pre-process (layer norm) and "da" post-process (dropout, add residual)."""
+
+    def __init__(self, hparams, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="layer_norm")
+        self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+
+    def residual(self, x, y, training=None):
+        """`x + dropout(y)` where `y` was computed from `self.norm(x)`."""
+        return x + self.dropout(y, training=training)
+
+
+class EncoderBlock(keras.layers.Layer):
+    """Self-attention (bidirectional, or causal for a decoder-only LM) + feed-forward."""
+
+    def __init__(self, hparams, max_length, causal=False, **kwargs):
+        super().__init__(**kwargs)
+        self.self_attention = self_attention(hparams, causal=causal, name="self_attention", max_length=max_length)
+        self.ffn = FeedForward(hparams.filter_size, hparams.hidden_size, hparams.relu_dropout, name="ffn")
+        self.pre_attention = _PreNorm(hparams, name="self_attention_prenorm")
+        self.pre_ffn = _PreNorm(hparams, name="ffn_prenorm")
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        """Sublayers build on first call."""
+
+    def compute_mask(self, x, mask=None):
+        return None  # the padding mask is passed explicitly to every block
+
+    def call(self, x, mask=None, training=None):
+        y = self.self_attention(self.pre_attention.norm(x), mask=mask, training=training)
+        x = self.pre_attention.residual(x, y, training=training)
+        return self.pre_ffn.residual(x, self.ffn(self.pre_ffn.norm(x), training=training), training=training)
+
+
+class DecoderBlock(keras.layers.Layer):
+    """Causal self-attention + encoder-decoder attention (dense) + feed-forward."""
+
+    def __init__(self, hparams, max_length, **kwargs):
+        super().__init__(**kwargs)
+        heads = hparams.num_heads
+        self.self_attention = self_attention(hparams, causal=True, name="self_attention", max_length=max_length)
+        self.encdec_attention = keras.layers.MultiHeadAttention(
+            heads, (hparams.attention_key_channels or hparams.hidden_size) // heads,
+            dropout=hparams.attention_dropout, name="encdec_attention")
+        self.ffn = FeedForward(hparams.filter_size, hparams.hidden_size, hparams.relu_dropout, name="ffn")
+        self.pre_self = _PreNorm(hparams, name="self_attention_prenorm")
+        self.pre_encdec = _PreNorm(hparams, name="encdec_attention_prenorm")
+        self.pre_ffn = _PreNorm(hparams, name="ffn_prenorm")
+
+    def build(self, input_shape):
+        """Sublayers build on first call."""
+
+    def call(self, x, encoder_output, encdec_mask, self_mask=None, training=None):
+        y = self.self_attention(self.pre_self.norm(x), mask=self_mask, training=training)
+        x = self.pre_self.residual(x, y, training=training)
+        y = self.encdec_attention(self.pre_encdec.norm(x), encoder_output, attention_mask=encdec_mask,
+                                  training=training)
+        x = self.pre_encdec.residual(x, y, training=training)
+        return self.pre_ffn.residual(x, self.ffn(self.pre_ffn.norm(x), training=training), training=training)
+
+
+@register_model
+class Transformer(keras.Model):
+    """Encoder-decoder when the problem has inputs, else a decoder-only language model.
+
+    Args:
+      hparams: model hparams (hidden_size, filter_size, num_heads, num_hidden_layers, dropouts,
+        self_attention_type and the Sinkhorn fields, shared_embedding_and_softmax_weights, ...).
+      problem_hparams: the problem's `vocab_size` / `modality` per feature.
+
+    Call arguments:
+      features: dict with int `targets (B, Lt)` and, for seq2seq, `inputs (B, Li)`.
+
+    Returns:
+      float32 logits `(B, Lt, target_vocab_size)`; position t predicts `targets[:, t]` from
+      `targets[:, :t]` (teacher forcing; the decoder input is `targets` shifted right).
+    """
+
+    def __init__(self, hparams, problem_hparams, **kwargs):
+        super().__init__(**kwargs)
+        self.hp = hparams
+        self.problem_hparams = problem_hparams
+        self.has_inputs = "inputs" in problem_hparams.modality
+        depth = hparams.hidden_size
+        self.max_length = hparams.max_length or None
+        init = keras.initializers.RandomNormal(0.0, depth**-0.5)
+        self.target_vocab_size = problem_hparams.vocab_size["targets"]
+        self.target_embedding = keras.layers.Embedding(self.target_vocab_size, depth, embeddings_initializer=init,
+                                                       name="target_embedding")
+        self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+        num_encoder = hparams.num_encoder_layers or hparams.num_hidden_layers
+        num_decoder = hparams.num_decoder_layers or hparams.num_hidden_layers
+        if self.has_inputs:
+            self.input_embedding = keras.layers.Embedding(problem_hparams.vocab_size["inputs"], depth,
+                                                          embeddings_initializer=init, name="input_embedding")
+            self.encoder_blocks = [EncoderBlock(hparams, self.max_length, name=f"encoder_layer_{i}")
+                                   for i in range(num_encoder)]
+            self.encoder_norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="encoder_norm")
+            self.decoder_blocks = [DecoderBlock(hparams, self.max_length, name=f"decoder_layer_{i}")
+                                   for i in range(num_decoder)]
+        else:
+            self.decoder_blocks = [EncoderBlock(hparams, self.max_length, causal=True, name=f"decoder_layer_{i}")
+                                   for i in range(num_decoder)]
+        self.decoder_norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="decoder_norm")
+        self.shared_softmax = hparams.shared_embedding_and_softmax_weights
+        if not self.shared_softmax:
+            self.softmax_layer = keras.layers.Dense(self.target_vocab_size, use_bias=False, name="softmax")
+
+    def _embed(self, embedding, ids, positions=None):
+        x = embedding(ids) * (self.hp.hidden_size**0.5)
+        if positions is None:
+            positions = ops.broadcast_to(ops.arange(ops.shape(ids)[1])[None, :], ops.shape(ids))
+        return x + ops.cast(timing_signal(positions, self.hp.hidden_size), x.dtype)
+
+    def encode(self, inputs, training=None):
+        """`inputs (B, Li)` -> `(B, Li, hidden)` and the input mask `(B, Li)`."""
+        mask = ops.not_equal(inputs, 0)
+        x = self.dropout(self._embed(self.input_embedding, inputs), training=training)
+        for block in self.encoder_blocks:
+            x = block(x, mask=mask, training=training)
+        return self.encoder_norm(x), mask
+
+    def decode(self, decoder_ids, encoder_output=None, input_mask=None, training=None):
+        """Decoder input ids `(B, Lt)` (already shifted) -> logits `(B, Lt, vocab)`."""
+        x = self.dropout(self._embed(self.target_embedding, decoder_ids), training=training)
+        encdec_mask = None if input_mask is None else ops.broadcast_to(
+            input_mask[:, None, :], (ops.shape(decoder_ids)[0], ops.shape(decoder_ids)[1], ops.shape(input_mask)[1]))
+        for block in self.decoder_blocks:
+            if self.has_inputs:
+                x = block(x, encoder_output, encdec_mask, training=training)
+            else:
+                x = block(x, training=training)
+        x = self.decoder_norm(x)
+        if self.shared_softmax:
+            logits = ops.matmul(x, ops.transpose(ops.cast(self.target_embedding.embeddings, x.dtype)))
+        else:
+            logits = self.softmax_layer(x)
+        return ops.cast(logits, "float32")
+
+    def call(self, features, training=None):
+        targets = features["targets"]
+        decoder_ids = ops.pad(targets, [[0, 0], [1, 0]])[:, :-1]  # shift right
+        if self.has_inputs:
+            encoder_output, input_mask = self.encode(features["inputs"], training=training)
+            return self.decode(decoder_ids, encoder_output, input_mask, training=training)
+        return self.decode(decoder_ids, training=training)
+
+
+@register_model
+class TransformerEncoder(keras.Model):
+    """Encoder-only classifier: encoder stack, mean over real tokens, dense to the classes.
+
+    Call arguments:
+      features: dict with int `inputs (B, L)`.
+
+    Returns:
+      float32 logits `(B, 1, num_classes)` (targets are `(B, 1)` class ids).
+    """
+
+    def __init__(self, hparams, problem_hparams, **kwargs):
+        super().__init__(**kwargs)
+        if problem_hparams.modality.get("targets") != Modality.CLASS_LABEL:
+            raise ValueError("model transformer_encoder needs a classification problem (targets: class_label).")
+        self.hp = hparams
+        self.problem_hparams = problem_hparams
+        self.has_inputs = True
+        depth = hparams.hidden_size
+        init = keras.initializers.RandomNormal(0.0, depth**-0.5)
+        self.input_embedding = keras.layers.Embedding(problem_hparams.vocab_size["inputs"], depth,
+                                                      embeddings_initializer=init, name="input_embedding")
+        self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+        self.encoder_blocks = [EncoderBlock(hparams, hparams.max_length or None, name=f"encoder_layer_{i}")
+                               for i in range(hparams.num_encoder_layers or hparams.num_hidden_layers)]
+        self.encoder_norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="encoder_norm")
+        self.classifier = keras.layers.Dense(problem_hparams.vocab_size["targets"], name="classifier")
+
+    def call(self, features, training=None):
+        inputs = features["inputs"]
+        mask = ops.not_equal(inputs, 0)
+        x = self.input_embedding(inputs) * (self.hp.hidden_size**0.5)
+        positions = ops.broadcast_to(ops.arange(ops.shape(inputs)[1])[None, :], ops.shape(inputs))
+        x = self.dropout(x + ops.cast(timing_signal(positions, self.hp.hidden_size), x.dtype), training=training)
+        for block in self.encoder_blocks:
+            x = block(x, mask=mask, training=training)
+        x = self.encoder_norm(x)
+        weights = ops.cast(mask, x.dtype)[..., None]
+        pooled = ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return ops.cast(self.classifier(pooled), "float32")[:, None, :]
+
+
+class HParamsError(ValueError):
+    """Hparams that cannot build the model; the message names the offending value."""
+
+
+def build_model(model_name, hparams, problem_hparams):
+    """Instantiates a registered model under the hparams' activation dtype policy."""
+    from sinkhorn_t2t import registry
+
+    cls = registry.model(model_name)
+    policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}.get(
+        hparams.activation_dtype)
+    if policy is None:
+        raise HParamsError(f"hparam activation_dtype={hparams.activation_dtype!r}: use float32, bfloat16 or float16.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        return cls(hparams, problem_hparams, name=model_name)
+    except ValueError as err:
+        raise HParamsError(f"cannot build {model_name} from these hparams: {err}") from None
+    finally:
+        keras.config.set_dtype_policy(previous)

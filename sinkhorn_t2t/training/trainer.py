@@ -1,0 +1,223 @@
+"""Training and evaluation under a `tf.distribute` strategy, with resumable checkpoints.
+
+Checkpoints (`tf.train.CheckpointManager`) hold the model, the optimizer (its step counter and
+slots) and the global step, so a run killed at any moment restarts from its last checkpoint.
+Progress lines give step, loss, steps/s and ETA; TensorBoard summaries go to
+`output_dir/{train,eval}`.
+"""
+import json
+import math
+import os
+import time
+
+import tensorflow as tf
+
+from sinkhorn_t2t.data.input_pipeline import batch_dataset
+from sinkhorn_t2t.data.problem import DatasetSplit
+from sinkhorn_t2t.models.transformer import build_model
+from sinkhorn_t2t.training import metrics
+from sinkhorn_t2t.training.optimizers import make_optimizer
+
+
+class DataError(RuntimeError):
+    """Unreadable training or evaluation data; the message says which and what to do."""
+
+
+def _format_seconds(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Trainer:
+    """Builds the model, optimizer and checkpoint for one problem / hparams / output_dir.
+
+    Args:
+      problem: a `Problem` instance.
+      model_name: registered model name.
+      hparams: model hparams.
+      data_dir, output_dir: data and model directories.
+      strategy: a `tf.distribute.Strategy`.
+      fixed_shapes: pad batches to `max_length` with `drop_remainder` (TPU / XLA).
+      xla_compile: compile each replica's training step with XLA (needs `fixed_shapes`).
+      keep_checkpoint_max: checkpoints kept by the manager.
+      seed: random seed for data shuffling.
+      log: a `print`-like function for progress lines.
+    """
+
+    def __init__(self, problem, model_name, hparams, data_dir, output_dir, strategy, fixed_shapes=False,
+                 xla_compile=False, keep_checkpoint_max=20, seed=None, log=print, train_steps=0):
+        self.problem = problem
+        self.hparams = hparams
+        self.data_dir = data_dir
+        self.output_dir = output_dir
+        self.strategy = strategy
+        self.fixed_shapes = fixed_shapes
+        self.seed = seed
+        self.log = log
+        self.problem_hparams = problem.get_hparams(hparams)
+        self.max_length = problem.max_length(hparams)
+        self.target_modality = self.problem_hparams.modality["targets"]
+        with strategy.scope():
+            self.model = build_model(model_name, hparams, self.problem_hparams)
+            self.model(self._dummy_features(), training=False)
+            self.optimizer = make_optimizer(hparams, train_steps)
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir, max_to_keep=keep_checkpoint_max)
+        self._train_step = tf.function(self._replica_train_step, jit_compile=True) if xla_compile \
+            else self._replica_train_step
+
+    def _dummy_features(self):
+        length = min(self.max_length, 8)
+        features = {"targets": tf.ones([1, 1 if self.problem_hparams.modality["targets"] == "class_label" else length],
+                                       tf.int32)}
+        if "inputs" in self.problem_hparams.modality:
+            features["inputs"] = tf.ones([1, length], tf.int32)
+        return features
+
+    # --- checkpoints -----------------------------------------------------------------------
+    def restore(self, checkpoint_path=None):
+        """Restores `checkpoint_path`, else the latest checkpoint in output_dir; returns the path."""
+        path = checkpoint_path or self.manager.latest_checkpoint
+        if path:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+        return path
+
+    # --- data ------------------------------------------------------------------------------
+    def _dataset(self, mode):
+        ds = self.problem.dataset(mode, self.data_dir, self.hparams, seed=self.seed)
+        ds = batch_dataset(ds, self.problem, self.hparams, mode, fixed_shapes=self.fixed_shapes,
+                           num_replicas=self.strategy.num_replicas_in_sync, seed=self.seed)
+        return self.strategy.experimental_distribute_dataset(ds)
+
+    def _next(self, iterator, mode):
+        try:
+            return next(iterator)
+        except tf.errors.DataLossError as err:
+            raise DataError(f"corrupt record in the {mode} data of {self.problem.name} under --data_dir "
+                            f"{self.data_dir} ({str(err).splitlines()[0]}); delete those files and run "
+                            "t2t-datagen again.") from None
+
+    # --- steps -----------------------------------------------------------------------------
+    def _loss_sums(self, logits, features):
+        targets = features["targets"]
+        weights = metrics.target_weights(targets, self.target_modality)
+        xent = metrics.smoothed_cross_entropy(logits, targets, self.hparams.label_smoothing)
+        return tf.reduce_sum(xent * weights) * self.problem_hparams.loss_multiplier, tf.reduce_sum(weights)
+
+    def _replica_train_step(self, features):
+        with tf.GradientTape() as tape:
+            logits = self.model(features, training=True)
+            loss_sum, weight_sum = self._loss_sums(logits, features)
+            total_weight = tf.distribute.get_replica_context().all_reduce("sum", weight_sum)
+            loss = loss_sum / tf.maximum(total_weight, 1.0)
+        variables = self.model.trainable_variables
+        # Dense embedding gradients: replicas' IndexedSlices differ in row count, which the
+        # cross-replica all-gather cannot combine.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                 for g in tape.gradient(loss, variables)]
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return loss_sum, weight_sum
+
+    @tf.function
+    def _train_chunk(self, iterator, steps):
+        loss_sum = tf.constant(0.0)
+        weight_sum = tf.constant(0.0)
+        for _ in tf.range(steps):
+            per_replica = self.strategy.run(self._train_step, args=(next(iterator),))
+            loss_sum += self.strategy.reduce("sum", per_replica[0], axis=None)
+            weight_sum += self.strategy.reduce("sum", per_replica[1], axis=None)
+            self.step.assign_add(1)
+        return loss_sum / tf.maximum(weight_sum, 1.0)
+
+    def _replica_eval_step(self, features):
+        logits = self.model(features, training=False)
+        targets = features["targets"]
+        sums = metrics.metric_sums(logits, targets, metrics.target_weights(targets, self.target_modality))
+        loss_sum, weight_sum = self._loss_sums(logits, features)
+        sums["loss"] = (loss_sum, weight_sum)
+        return sums
+
+    @tf.function(reduce_retracing=True)  # length buckets vary; trace a shape-generic step
+    def _eval_step(self, features):
+        per_replica = self.strategy.run(self._replica_eval_step, args=(features,))
+        return tf.nest.map_structure(lambda t: self.strategy.reduce("sum", t, axis=None), per_replica)
+
+    # --- loops -----------------------------------------------------------------------------
+    def train(self, train_steps, save_every=1000, log_every=100, eval_every=None, eval_steps=100):
+        """Trains up to `train_steps` global steps, saving every `save_every` steps and at the end,
+        evaluating every `eval_every` steps when given. Resumes from the latest checkpoint."""
+        restored = self.restore()
+        start = int(self.step.numpy())
+        if restored:
+            self.log(f"resumed from {restored} at step {start}")
+        if start >= train_steps:
+            self.log(f"step {start} >= --train_steps {train_steps}: nothing to train")
+            return start
+        iterator = iter(self._dataset(DatasetSplit.TRAIN))
+        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
+        began, step = time.time(), start
+        while step < train_steps:
+            boundaries = [train_steps, (step // log_every + 1) * log_every, (step // save_every + 1) * save_every]
+            if eval_every:
+                boundaries.append((step // eval_every + 1) * eval_every)
+            chunk = min(boundaries) - step
+            t0 = time.time()
+            try:
+                loss = float(self._train_chunk(iterator, tf.constant(chunk)))
+            except tf.errors.DataLossError as err:
+                raise DataError(f"corrupt record in the training data of {self.problem.name} under --data_dir "
+                                f"{self.data_dir} ({str(err).splitlines()[0]}); delete those files and run "
+                                "t2t-datagen again.") from None
+            step = int(self.step.numpy())
+            rate = chunk / max(time.time() - t0, 1e-9)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss} at step {step}; lower the learning rate or check data.")
+            eta = (train_steps - step) / max((step - start) / max(time.time() - began, 1e-9), 1e-9)
+            lr = float(self.optimizer.learning_rate)
+            self.log(f"step {step}/{train_steps}  loss {loss:.4f}  {rate:.2f} steps/s  lr {lr:.3g}  "
+                     f"ETA {_format_seconds(eta)}")
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("learning_rate", lr)
+                tf.summary.scalar("steps_per_second", rate)
+            if step % save_every == 0 or step >= train_steps:
+                self.manager.save(checkpoint_number=step)
+            if eval_every and step % eval_every == 0 and step < train_steps:
+                self.evaluate(eval_steps)
+        writer.flush()
+        return step
+
+    def evaluate(self, eval_steps=100, mode=DatasetSplit.EVAL):
+        """Metrics over `eval_steps` batches of the dev split (all of it when eval_steps <= 0)."""
+        dataset = self._dataset(mode)
+        totals = None
+        iterator = iter(dataset)
+        batches = 0
+        while eval_steps <= 0 or batches < eval_steps:
+            try:
+                features = self._next(iterator, mode)
+            except StopIteration:
+                break
+            sums = self._eval_step(features)
+            totals = sums if totals is None else tf.nest.map_structure(lambda a, b: a + b, totals, sums)
+            batches += 1
+        if totals is None:
+            raise DataError(f"the {mode} split of {self.problem.name} under --data_dir {self.data_dir} is empty.")
+        results = metrics.finalize({k: (v[0].numpy(), v[1].numpy()) for k, v in totals.items()})
+        results = {name: value for name, value in results.items()
+                   if name == "loss" or name in self.problem.eval_metrics()}
+        results.update(self.problem.derived_metrics(results) if hasattr(self.problem, "derived_metrics") else {})
+        step = int(self.step.numpy())
+        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "eval"))
+        with writer.as_default(step=step):
+            for name, value in results.items():
+                tf.summary.scalar(f"metrics-{self.problem.name}/targets/{name}", value)
+        writer.flush()
+        self.log(f"eval at step {step} over {batches} batches:")
+        for name, value in sorted(results.items()):
+            self.log(f"  metrics-{self.problem.name}/targets/{name} = {value:.6g}")
+        with open(os.path.join(self.output_dir, f"eval_{mode}_{step}.json"), "w") as f:
+            json.dump(dict(step=step, batches=batches, **results), f, indent=1)
+        return results

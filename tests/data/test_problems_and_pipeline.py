@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sinkhorn_t2t import registry
+from sinkhorn_t2t.data.input_pipeline import batch_dataset, bucket_boundaries
+from sinkhorn_t2t.problems.algorithmic import AlgorithmicSortProblem
+
+
+class SmallSort(AlgorithmicSortProblem):
+    train_size = 300
+    dev_size = 50
+    num_shards = 3
+
+
+@pytest.fixture(scope="module")
+def sort_data(tmp_path_factory):
+    data_dir = str(tmp_path_factory.mktemp("sort_data"))
+    problem = SmallSort()
+    problem.generate_data(data_dir, data_dir)
+    return problem, data_dir
+
+
+def test_t2t_settings_of_the_sort_problems():
+    problem = registry.problem("algorithmic_sort_problem")
+    assert (problem.train_length, problem.dev_length, problem.train_size, problem.dev_size) == (10, 20, 100000, 10000)
+    hp = problem.get_hparams()
+    assert hp.vocab_size == {"inputs": 22, "targets": 22}
+    assert "edit_distance" in problem.eval_metrics() and "accuracy_per_sequence" in problem.eval_metrics()
+    paper = registry.problem("algorithmic_sort_problem_paper")
+    assert (paper.train_length, paper.dev_length, paper.dev_size) == (256, 512, 1000)
+
+
+def test_generated_files_follow_t2t_layout_and_content(sort_data):
+    problem, data_dir = sort_data
+    files = sorted(tf.io.gfile.listdir(data_dir))
+    # An unregistered subclass keeps its parent's registered name, as in T2T.
+    name = "algorithmic_sort_problem"
+    assert files == [f"{name}-dev-00000-of-00001"] + [f"{name}-train-0000{i}-of-00003" for i in range(3)]
+    examples = list(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
+    assert len(examples) == 300
+    lengths = set()
+    for ex in examples:
+        inputs, targets = list(ex["inputs"]), list(ex["targets"])
+        assert inputs[-1] == 1 and targets[-1] == 1  # EOS
+        assert targets[:-1] == sorted(inputs[:-1]) and all(2 <= t < 22 for t in inputs[:-1])
+        lengths.add(len(inputs) - 1)
+    assert min(lengths) >= 1 and max(lengths) == 10
+    dev = list(problem.dataset("eval", data_dir).as_numpy_iterator())
+    assert len(dev) == 50 and max(len(ex["inputs"]) - 1 for ex in dev) > 10  # dev is longer (2x)
+
+
+def test_reversed_problem_swaps_features(sort_data):
+    problem, data_dir = sort_data
+    rev = SmallSort(was_reversed=True)
+    a = next(problem.dataset("eval", data_dir, shuffle_files=False).as_numpy_iterator())
+    b = next(rev.dataset("eval", data_dir, shuffle_files=False).as_numpy_iterator())
+    np.testing.assert_array_equal(a["inputs"], b["targets"])
+
+
+def test_missing_data_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="t2t-datagen --problem=algorithmic_sort_problem"):
+        registry.problem("algorithmic_sort_problem").dataset("train", str(tmp_path))
+
+
+def test_bucket_boundaries_are_t2t_s():
+    boundaries = bucket_boundaries(256, 8, 1.1)
+    assert boundaries[:14] == list(range(8, 21)) + [22]
+    assert boundaries[-1] < 256 and all(b < c for b, c in zip(boundaries, boundaries[1:]))
+
+
+def test_token_batches_hold_at_most_batch_size_tokens(sort_data):
+    problem, data_dir = sort_data
+    hp = registry.hparams("transformer_test")
+    hp.override_from_dict(dict(batch_size=64, max_length=16))
+    ds = batch_dataset(problem.dataset("train", data_dir, hp), problem, hp, "train").take(40)
+    sizes = set()
+    for batch in ds.as_numpy_iterator():
+        tokens = batch["targets"].shape[0] * max(batch["targets"].shape[1], batch["inputs"].shape[1])
+        assert tokens <= 64
+        sizes.add(batch["targets"].shape[0])
+    assert len(sizes) > 1  # buckets of different lengths hold different numbers of examples
+    dev = batch_dataset(problem.dataset("eval", data_dir, hp), problem, hp, "eval")
+    assert max(b["inputs"].shape[1] for b in dev.as_numpy_iterator()) > 16  # evaluation keeps long examples
+
+
+def test_fixed_shapes_for_tpu(sort_data):
+    problem, data_dir = sort_data
+    hp = registry.hparams("transformer_test")
+    hp.override_from_dict(dict(batch_size=64, max_length=16))
+    ds = batch_dataset(problem.dataset("train", data_dir, hp), problem, hp, "train", fixed_shapes=True)
+    assert ds.element_spec["inputs"].shape.as_list() == [4, 16]  # 64 tokens / 16 per example, static
+    batch = next(iter(ds))
+    assert batch["targets"].shape == (4, 16)

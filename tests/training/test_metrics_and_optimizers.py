@@ -1,0 +1,79 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sinkhorn_t2t import registry
+from sinkhorn_t2t.training import metrics
+from sinkhorn_t2t.training.optimizers import T2TSchedule, make_optimizer
+
+
+def levenshtein(a, b):
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def test_metric_sums_match_a_direct_computation(rng):
+    targets = np.array([[3, 4, 5, 1, 0, 0], [6, 7, 1, 0, 0, 0], [2, 2, 2, 2, 2, 1]], np.int32)
+    logits = rng.normal(size=(3, 6, 9)).astype("float32")
+    logits[0, np.arange(4), targets[0, :4]] += 20  # example 0 entirely right
+    weights = metrics.target_weights(tf.constant(targets), "symbol").numpy()
+    sums = metrics.finalize({k: tuple(np.asarray(x) for x in v) for k, v in
+                             metrics.metric_sums(tf.constant(logits), tf.constant(targets), weights).items()})
+    pred = logits.argmax(-1)
+    real = targets != 0
+    assert sums["accuracy"] == pytest.approx((pred == targets)[real].mean())
+    per_seq = [all(pred[i][real[i]] == targets[i][real[i]]) for i in range(3)]
+    assert sums["accuracy_per_sequence"] == pytest.approx(np.mean(per_seq)) and per_seq[0]
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, targets[..., None], -1)[..., 0]
+    assert sums["neg_log_perplexity"] == pytest.approx(-nll[real].mean(), rel=1e-5)
+    dist = sum(levenshtein(list(pred[i][real[i]]), list(targets[i][real[i]])) for i in range(3))
+    assert sums["edit_distance"] == pytest.approx(dist / real.sum())
+
+
+def test_weights_count_padding_only_for_symbol_modality():
+    targets = tf.constant([[5, 0, 0]])
+    np.testing.assert_array_equal(metrics.target_weights(targets, "symbol").numpy(), [[1, 0, 0]])
+    np.testing.assert_array_equal(metrics.target_weights(targets, "symbol_weights_all").numpy(), [[1, 1, 1]])
+
+
+def test_label_smoothing_matches_t2t(rng):
+    logits = rng.normal(size=(2, 3, 7)).astype("float32")
+    targets = rng.integers(0, 7, size=(2, 3)).astype("int32")
+    ls, vocab = 0.1, 7
+    soft = np.full((2, 3, vocab), ls / (vocab - 1))
+    np.put_along_axis(soft, targets[..., None], 1 - ls, -1)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    constant = -((1 - ls) * math.log(1 - ls) + (vocab - 1) * ls / (vocab - 1) * math.log(ls / (vocab - 1)))
+    expected = -(soft * logp).sum(-1) - constant
+    np.testing.assert_allclose(metrics.smoothed_cross_entropy(logits, targets, ls).numpy(), expected, rtol=1e-5)
+    perfect = np.where(np.eye(vocab)[targets] > 0, 1 - ls, ls / (vocab - 1))
+    assert metrics.smoothed_cross_entropy(np.log(perfect).astype("float32"), targets, ls).numpy().max() < 1e-4
+
+
+def test_t2t_schedule_values():
+    base = T2TSchedule("constant*linear_warmup*rsqrt_decay*rsqrt_hidden_size", 2.0, 8000, 512)
+    for step in (0, 3999, 7999, 20000):
+        s = step + 1
+        expected = 2.0 * min(1.0, s / 8000) / math.sqrt(max(s, 8000)) / math.sqrt(512)
+        assert float(base(step)) == pytest.approx(expected, rel=1e-5)
+    assert float(base(7999)) == pytest.approx(9.88e-4, rel=1e-2)  # the peak T2T documents (~1e-3)
+    tpu = T2TSchedule("rsqrt_decay", 1.0, 10000, 512)
+    assert float(tpu(5)) == pytest.approx(0.01) and float(tpu(39999)) == pytest.approx(0.005)
+    with pytest.raises(ValueError, match="learning_rate_schedule"):
+        T2TSchedule("cosine", 1.0, 1, 1)
+
+
+def test_optimizers_from_hparams():
+    assert type(make_optimizer(registry.hparams("transformer_base"))).__name__ == "Adam"
+    assert type(make_optimizer(registry.hparams("lmx_base"))).__name__ == "Adafactor"
+    hp = registry.hparams("transformer_base")
+    hp.optimizer = "sgd"
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer(hp)
