@@ -33,6 +33,7 @@ class Problem:
     """
 
     batch_size_means_tokens = True
+    data_dir = None  # set by get_hparams: where hparams() finds vocabularies
 
     def __init__(self, was_reversed=False, was_copy=False):
         self._was_reversed = was_reversed
@@ -61,8 +62,9 @@ class Problem:
     def hparams(self, defaults, model_hparams):
         """Mutates `defaults`: `vocab_size`, `modality`, `loss_multiplier`, ... Returns None."""
 
-    def get_hparams(self, model_hparams=None):
+    def get_hparams(self, model_hparams=None, data_dir=None):
         """The problem hparams: `vocab_size` and `modality` dicts keyed by feature, and more."""
+        self.data_dir = data_dir or self.data_dir
         hp = HParams(vocab_size={}, modality={}, loss_multiplier=1.0, stop_at_eos=True, input_space_id=0,
                      target_space_id=0, batch_size_multiplier=1)
         if self.hparams(hp, model_hparams) is not None:

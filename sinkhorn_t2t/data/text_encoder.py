@@ -1,4 +1,6 @@
 """T2T's text encoders: ids 0 (PAD) and 1 (EOS) are reserved, real symbols start at 2."""
+import os
+
 import tensorflow as tf
 
 PAD, EOS = "<pad>", "<EOS>"
@@ -100,3 +102,57 @@ class ClassLabelEncoder(TextEncoder):
     @property
     def vocab_size(self):
         return len(self._labels)
+
+
+UNK = "[UNK]"
+
+
+class WordpieceTextEncoder(TokenTextEncoder):
+    """Subword encoder on a WordPiece vocabulary, tokenizing in-graph with tensorflow-text.
+
+    The vocab file has one piece per line; `<pad>`, `<EOS>` and `[UNK]` come first, so ids 0
+    and 1 keep T2T's meaning. Build one with `build_wordpiece_vocab`.
+    """
+
+    def __init__(self, vocab_filename, lower_case=False):
+        super().__init__(vocab_filename)
+        import tensorflow_text
+
+        self.vocab_filename = vocab_filename
+        if self._tokens[:2] != RESERVED_TOKENS:
+            raise ValueError(f"vocab file {vocab_filename} must start with {RESERVED_TOKENS} (ids 0 and 1).")
+        self._tokenizer = tensorflow_text.BertTokenizer(vocab_filename, lower_case=lower_case, unknown_token=UNK,
+                                                        token_out_type=tf.int64)
+
+    def tokenize(self, texts):
+        """In-graph: string tensor `[N]` -> ragged int64 ids `[N, None]`."""
+        return self._tokenizer.tokenize(texts).merge_dims(-2, -1)
+
+    def encode(self, text):
+        return [int(i) for i in self.tokenize(tf.constant([text]))[0].numpy()]
+
+    def encode_batch(self, texts):
+        return [[int(i) for i in row] for row in self.tokenize(tf.constant(texts)).to_list()]
+
+    def decode(self, ids, strip_extraneous=True):
+        ids = _strip(ids) if strip_extraneous else [int(i) for i in ids]
+        if not ids:
+            return ""
+        words = self._tokenizer.detokenize(tf.ragged.constant([ids], dtype=tf.int64))[0].numpy()
+        return " ".join(w.decode("utf-8", "replace") for w in words)
+
+
+def build_wordpiece_vocab(texts, approx_vocab_size, vocab_filename, lower_case=False):
+    """Learns a WordPiece vocabulary of about `approx_vocab_size` pieces from an iterable of
+    strings with tensorflow-text's `bert_vocab_from_dataset`, and writes it (reserved first)."""
+    from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
+
+    dataset = tf.data.Dataset.from_generator(lambda: iter(texts), output_signature=tf.TensorSpec([], tf.string))
+    pieces = bert_vocab.bert_vocab_from_dataset(
+        dataset.batch(1024), vocab_size=approx_vocab_size, reserved_tokens=RESERVED_TOKENS + [UNK],
+        bert_tokenizer_params=dict(lower_case=lower_case), learn_params={})
+    tf.io.gfile.makedirs(os.path.dirname(vocab_filename) or ".")
+    with tf.io.gfile.GFile(vocab_filename + ".incomplete", "w") as f:
+        f.write("".join(p + "\n" for p in pieces))
+    tf.io.gfile.rename(vocab_filename + ".incomplete", vocab_filename, overwrite=True)
+    return WordpieceTextEncoder(vocab_filename, lower_case)

@@ -78,15 +78,19 @@ class Decoder:
                 break
         return buffer
 
-    def beam(self, inputs, length, beam_size=4, alpha=0.6):
-        """Beam search for one example: `inputs (1, Li)` or None -> best ids `(length,)`.
+    def beam(self, inputs, length, beam_size=4, alpha=0.6, prefix=None):
+        """Beam search for one example: `inputs (1, Li)` or None, optional forced `prefix (P,)`
+        -> best ids `(length,)`.
 
         Length penalty `((5 + len) / 6) ** alpha` (Wu et al. 2016, T2T's default alpha 0.6).
         """
         encoder_output, input_mask = self._encoded(None if inputs is None else np.repeat(inputs, beam_size, 0))
-        alive = [(np.zeros(length, np.int32), 0.0)]
+        start = 0 if prefix is None else len(prefix)
+        first = np.zeros(length, np.int32)
+        first[:start] = prefix if prefix is not None else []
+        alive = [(first, 0.0)]
         finished = []
-        for position in range(length):
+        for position in range(start, length):
             buffer = np.stack([seq for seq, _ in alive] + [alive[0][0]] * (beam_size - len(alive)))
             logp = self._step(tf.constant(buffer), tf.constant(position), encoder_output, input_mask).numpy()
             candidates = []
@@ -117,5 +121,6 @@ class Decoder:
         length = self.decode_length(input_length, hp)
         if hp.beam_size <= 1:
             return self.greedy(inputs, prefix, length, hp.sampling_temp, hp.seed, batch)
-        return np.stack([self.beam(None if inputs is None else inputs[i:i + 1], length, hp.beam_size, hp.alpha)
-                         for i in range(len(inputs))])
+        rows = len(inputs) if inputs is not None else (len(prefix) if prefix is not None else batch)
+        return np.stack([self.beam(None if inputs is None else inputs[i:i + 1], length, hp.beam_size, hp.alpha,
+                                   None if prefix is None else prefix[i]) for i in range(rows)])

@@ -54,7 +54,7 @@ class Trainer:
         self.fixed_shapes = fixed_shapes
         self.seed = seed
         self.log = log
-        self.problem_hparams = problem.get_hparams(hparams)
+        self.problem_hparams = problem.get_hparams(hparams, data_dir)
         self.max_length = problem.max_length(hparams)
         self.target_modality = self.problem_hparams.modality["targets"]
         with strategy.scope():

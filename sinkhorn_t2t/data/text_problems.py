@@ -1,0 +1,174 @@
+"""T2T's text problem families: Text2Text (seq2seq), Text2Self (LM), Text2Class (classification).
+
+A subclass yields raw samples from `generate_samples(data_dir, tmp_dir, dataset_split)`; the base
+class builds or loads the vocabulary (in `data_dir`, named as T2T names it), encodes, appends EOS
+and writes the sharded TFRecords.
+"""
+import os
+
+import tensorflow as tf
+
+from sinkhorn_t2t.data import generator_utils, text_encoder
+from sinkhorn_t2t.data.problem import DatasetSplit, Modality, Problem, SPLIT_FILES
+
+
+class VocabType:
+    CHARACTER = "character"  # bytes: 258 ids
+    SUBWORD = "subwords"  # WordPiece learned with tensorflow-text
+    TOKEN = "tokens"  # a given token list
+
+
+class Text2TextProblem(Problem):
+    """Sequence-to-sequence text: samples `{"inputs": str, "targets": str}`."""
+
+    vocab_type = VocabType.SUBWORD
+    approx_vocab_size = 2**15
+    max_samples_for_vocab = 63000
+    oov_token = None
+    packed_length = None
+    is_generate_per_split = True
+
+    @property
+    def dataset_splits(self):
+        return [{"split": DatasetSplit.TRAIN, "shards": 100}, {"split": DatasetSplit.EVAL, "shards": 1}]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        raise NotImplementedError
+
+    @property
+    def text_features(self):
+        return ["inputs", "targets"] if self.has_inputs else ["targets"]
+
+    def vocab_filename(self):
+        if self.vocab_type == VocabType.SUBWORD:
+            return f"vocab.{self.vocab_dataset_filename()}.{self.approx_vocab_size}.subwords"
+        return f"vocab.{self.vocab_dataset_filename()}.tokens"
+
+    def vocab_dataset_filename(self):
+        """The problem whose vocabulary this one uses (a packed variant shares its base's)."""
+        return self.dataset_filename()
+
+    def _vocab_texts(self, data_dir, tmp_dir):
+        count = 0
+        for sample in self.generate_samples(data_dir, tmp_dir, DatasetSplit.TRAIN):
+            for key in self.text_features:
+                value = sample.get(key)
+                yield from [value] if isinstance(value, str) else (value or [])
+            count += 1
+            if self.max_samples_for_vocab and count >= self.max_samples_for_vocab:
+                return
+
+    def get_or_create_vocab(self, data_dir, tmp_dir=None, force_get=False):
+        """The text encoder; a subword vocabulary is learned on first use and kept in data_dir."""
+        if self.vocab_type == VocabType.CHARACTER:
+            return text_encoder.ByteTextEncoder()
+        path = os.path.join(data_dir, self.vocab_filename())
+        if self.vocab_type == VocabType.TOKEN:
+            if not tf.io.gfile.exists(path):
+                raise FileNotFoundError(f"{self.name} needs its token vocabulary {path} (one token per line).")
+            return text_encoder.TokenTextEncoder(path, replace_oov=self.oov_token)
+        if tf.io.gfile.exists(path):
+            return text_encoder.WordpieceTextEncoder(path)
+        if force_get:
+            raise FileNotFoundError(f"vocabulary {path} is missing: run t2t-datagen --problem={self.name} "
+                                    f"--data_dir={data_dir} first.")
+        return text_encoder.build_wordpiece_vocab(self._vocab_texts(data_dir, tmp_dir), self.approx_vocab_size, path)
+
+    def feature_encoders(self, data_dir):
+        encoder = self.get_or_create_vocab(data_dir, force_get=True)
+        return {"inputs": encoder, "targets": encoder}
+
+    def encode_sample(self, encoder, sample):
+        """Raw sample -> feature lists (text + EOS)."""
+        return {key: encoder.encode(sample[key]) + [text_encoder.EOS_ID] for key in self.text_features}
+
+    def generate_encoded_samples(self, data_dir, tmp_dir, dataset_split):
+        encoder = self.get_or_create_vocab(data_dir, tmp_dir)
+        for sample in self.generate_samples(data_dir, tmp_dir, dataset_split):
+            yield self.encode_sample(encoder, sample)
+
+    def encoded_examples(self, data_dir, tmp_dir, dataset_split):
+        """What is written for a split (overridden by packed problems)."""
+        return self.generate_encoded_samples(data_dir, tmp_dir, dataset_split)
+
+    def generate_data(self, data_dir, tmp_dir, task_id=-1):
+        self.get_or_create_vocab(data_dir, tmp_dir)
+        splits = self.dataset_splits
+        if self.is_generate_per_split:
+            for split in splits:
+                paths = generator_utils.shard_filepaths(data_dir, self.dataset_filename(), SPLIT_FILES[split["split"]],
+                                                        split["shards"])
+                generator_utils.generate_files(self.encoded_examples(data_dir, tmp_dir, split["split"]), paths)
+        else:
+            paths = [p for split in splits for p in generator_utils.shard_filepaths(
+                data_dir, self.dataset_filename(), SPLIT_FILES[split["split"]], split["shards"])]
+            generator_utils.generate_files(self.encoded_examples(data_dir, tmp_dir, DatasetSplit.TRAIN), paths)
+
+    def hparams(self, defaults, model_hparams):
+        if self.vocab_type != VocabType.CHARACTER and not self.data_dir:
+            raise FileNotFoundError(f"{self.name}: the vocabulary size needs --data_dir.")
+        vocab = self.get_or_create_vocab(self.data_dir, force_get=True).vocab_size
+        defaults.modality = {key: Modality.SYMBOL for key in self.text_features}
+        defaults.vocab_size = {key: vocab for key in self.text_features}
+        if self.vocab_type == VocabType.CHARACTER:
+            defaults.loss_multiplier = 2.0
+
+    def max_length(self, model_hparams):
+        return self.packed_length or super().max_length(model_hparams)
+
+
+class Text2SelfProblem(Text2TextProblem):
+    """Language modelling: samples `{"targets": str}`, no inputs."""
+
+    @property
+    def has_inputs(self):
+        return False
+
+    def example_reading_spec(self):
+        return {"targets": tf.io.VarLenFeature(tf.int64)}
+
+
+class Text2ClassProblem(Text2TextProblem):
+    """Classification: samples `{"inputs": str, "label": int}`; targets are `[label]`."""
+
+    num_classes = 2
+
+    def class_labels(self, data_dir):
+        return [f"ID_{i}" for i in range(self.num_classes)]
+
+    @property
+    def text_features(self):
+        return ["inputs"]
+
+    def encode_sample(self, encoder, sample):
+        return {"inputs": encoder.encode(sample["inputs"]) + [text_encoder.EOS_ID], "targets": [int(sample["label"])]}
+
+    def feature_encoders(self, data_dir):
+        return {"inputs": self.get_or_create_vocab(data_dir, force_get=True),
+                "targets": text_encoder.ClassLabelEncoder(self.class_labels(data_dir))}
+
+    def example_reading_spec(self):
+        return {"inputs": tf.io.VarLenFeature(tf.int64), "targets": tf.io.FixedLenFeature([1], tf.int64)}
+
+    def hparams(self, defaults, model_hparams):
+        super().hparams(defaults, model_hparams)
+        defaults.modality = {"inputs": Modality.SYMBOL, "targets": Modality.CLASS_LABEL}
+        defaults.vocab_size = {"inputs": defaults.vocab_size["inputs"], "targets": self.num_classes}
+
+    def eval_metrics(self):
+        return ["accuracy", "neg_log_perplexity"]
+
+
+class TextConcat2ClassProblem(Text2ClassProblem):
+    """Classification of several texts (premise, hypothesis) joined by T2T's `$` token."""
+
+    CONCAT_TOKEN = "$"
+
+    def _vocab_texts(self, data_dir, tmp_dir):
+        for text in super()._vocab_texts(data_dir, tmp_dir):
+            yield text
+        yield self.CONCAT_TOKEN
+
+    def encode_sample(self, encoder, sample):
+        joined = f" {self.CONCAT_TOKEN} ".join(sample["inputs"])
+        return super().encode_sample(encoder, {"inputs": joined, "label": sample["label"]})

@@ -1,0 +1,133 @@
+"""Text problem families on tiny corpora: vocab files, encodings, records, and training."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sinkhorn_t2t import registry
+from sinkhorn_t2t.data import text_encoder
+from sinkhorn_t2t.data.text_problems import (Text2ClassProblem, Text2SelfProblem, Text2TextProblem,
+                                             TextConcat2ClassProblem, VocabType)
+from sinkhorn_t2t.training.trainer import Trainer
+
+WORDS = "the cat sat on a mat while dogs ran over green hills and birds sang softly".split()
+
+
+def _sentences(n, seed):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) for _ in range(n)]
+
+
+class ToyTranslate(Text2TextProblem):
+    approx_vocab_size = 60
+    dataset_splits = [{"split": "train", "shards": 2}, {"split": "eval", "shards": 1}]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        for text in _sentences(60 if dataset_split == "train" else 10, dataset_split == "train"):
+            yield {"inputs": text, "targets": " ".join(reversed(text.split()))}
+
+
+class ToyLM(Text2SelfProblem):
+    vocab_type = VocabType.CHARACTER
+    dataset_splits = [{"split": "train", "shards": 1}, {"split": "eval", "shards": 1}]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        for text in _sentences(40, 1):
+            yield {"targets": text}
+
+
+class ToySentiment(Text2ClassProblem):
+    approx_vocab_size = 60
+    dataset_splits = [{"split": "train", "shards": 1}, {"split": "eval", "shards": 1}]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        for i, text in enumerate(_sentences(40, 2)):
+            yield {"inputs": text, "label": i % 2}
+
+
+class ToyNLI(TextConcat2ClassProblem):
+    num_classes = 3
+    approx_vocab_size = 60
+    dataset_splits = [{"split": "train", "shards": 1}, {"split": "eval", "shards": 1}]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        texts = _sentences(40, 3)
+        for i in range(20):
+            yield {"inputs": [texts[2 * i], texts[2 * i + 1]], "label": i % 3}
+
+
+def _generated(problem, tmp_path):
+    data_dir = str(tmp_path / "data")
+    problem.generate_data(data_dir, str(tmp_path / "tmp"))
+    return data_dir
+
+
+def test_subword_vocab_is_learned_named_like_t2t_and_round_trips(tmp_path):
+    problem = ToyTranslate()
+    data_dir = _generated(problem, tmp_path)
+    vocab_path = os.path.join(data_dir, "vocab.toy_translate.60.subwords")
+    assert os.path.exists(vocab_path)
+    encoder = problem.feature_encoders(data_dir)["inputs"]
+    assert isinstance(encoder, text_encoder.WordpieceTextEncoder)
+    assert open(vocab_path).read().splitlines()[:3] == ["<pad>", "<EOS>", "[UNK]"]
+    text = "the green cat ran over a mat"
+    ids = encoder.encode(text)
+    assert min(ids) >= 3 and encoder.decode(ids + [1, 7, 7]) == text  # decoding stops at EOS
+    ex = next(problem.dataset("train", data_dir).as_numpy_iterator())
+    assert ex["inputs"][-1] == 1 and ex["targets"][-1] == 1
+    assert problem.get_hparams(None, data_dir).vocab_size == {"inputs": encoder.vocab_size,
+                                                              "targets": encoder.vocab_size}
+    assert sorted(f for f in os.listdir(data_dir) if "-" in f) == [
+        "toy_translate-dev-00000-of-00001", "toy_translate-train-00000-of-00002", "toy_translate-train-00001-of-00002"]
+
+
+def test_character_lm_uses_bytes_and_t2t_loss_multiplier(tmp_path):
+    problem = ToyLM()
+    data_dir = _generated(problem, tmp_path)
+    hp = problem.get_hparams(None, data_dir)
+    assert hp.vocab_size == {"targets": 258} and hp.loss_multiplier == 2.0 and not problem.has_inputs
+    ex = next(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
+    assert set(ex) == {"targets"}
+    assert text_encoder.ByteTextEncoder().decode(ex["targets"]) == _sentences(40, 1)[0]
+
+
+def test_classification_records_and_hparams(tmp_path):
+    problem = ToySentiment()
+    data_dir = _generated(problem, tmp_path)
+    examples = list(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
+    assert [int(ex["targets"][0]) for ex in examples[:4]] == [0, 1, 0, 1]
+    hp = problem.get_hparams(None, data_dir)
+    assert hp.modality == {"inputs": "symbol", "targets": "class_label"} and hp.vocab_size["targets"] == 2
+
+
+def test_concatenated_inputs_are_joined_by_the_concat_token(tmp_path):
+    problem = ToyNLI()
+    data_dir = _generated(problem, tmp_path)
+    encoder = problem.feature_encoders(data_dir)["inputs"]
+    concat_id = encoder.encode("$")
+    assert len(concat_id) == 1
+    ex = next(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
+    assert list(ex["inputs"]).count(concat_id[0]) == 1
+
+
+def test_token_vocab_must_exist(tmp_path):
+    class Tokens(ToyTranslate):
+        vocab_type = VocabType.TOKEN
+
+    with pytest.raises(FileNotFoundError, match="vocab.tokens.tokens"):
+        Tokens().get_or_create_vocab(str(tmp_path))
+
+
+@pytest.mark.parametrize("problem_cls,model", [(ToySentiment, "transformer_encoder"), (ToyLM, "transformer"),
+                                               (ToyTranslate, "transformer")])
+def test_text_problems_train_and_evaluate(tmp_path, problem_cls, model):
+    problem = problem_cls()
+    data_dir = _generated(problem, tmp_path)
+    hp = registry.hparams("transformer_test")
+    hp.override_from_dict(dict(self_attention_type="sinkhorn", max_length=64, batch_size=256))
+    trainer = Trainer(problem, model, hp, data_dir, str(tmp_path / "model"), tf.distribute.get_strategy(),
+                      log=lambda s: None)
+    trainer.train(2, save_every=2, log_every=1)
+    results = trainer.evaluate(2)
+    assert 0.0 <= results["accuracy"] <= 1.0 and np.isfinite(results["neg_log_perplexity"])
