@@ -59,7 +59,7 @@ def main():
     problem, model = trainer.problem, trainer.model
     encoders = problem.feature_encoders(FLAGS.data_dir)
     has_inputs = model.has_inputs
-    decoder = Decoder(model, trainer.max_length)
+    decoder = Decoder(model, trainer.max_length, stop_at_eos=trainer.problem_hparams.stop_at_eos)
     source = encoders["inputs"] if has_inputs else encoders["targets"]
     if FLAGS.decode_from_file:
         try:

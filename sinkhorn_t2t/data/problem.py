@@ -82,6 +82,10 @@ class Problem:
     def eval_metrics(self):
         return ["accuracy", "accuracy_per_sequence", "neg_log_perplexity"]
 
+    def derived_metrics(self, results):
+        """Metrics computed from the standard ones (perplexity, bits per char / dim)."""
+        return {}
+
     def max_length(self, model_hparams):
         """Longest sequence batches hold: `hparams.max_length`, else `batch_size`."""
         return (model_hparams.max_length if model_hparams and model_hparams.max_length else None) or (

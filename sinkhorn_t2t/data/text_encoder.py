@@ -156,3 +156,13 @@ def build_wordpiece_vocab(texts, approx_vocab_size, vocab_filename, lower_case=F
         f.write("".join(p + "\n" for p in pieces))
     tf.io.gfile.rename(vocab_filename + ".incomplete", vocab_filename, overwrite=True)
     return WordpieceTextEncoder(vocab_filename, lower_case)
+
+
+class RawIntEncoder(TextEncoder):
+    """Integer values with nothing reserved and nothing stripped (image pixel values 0..255)."""
+
+    def __init__(self):
+        super().__init__(num_reserved_ids=0)
+
+    def decode(self, ids, strip_extraneous=False):
+        return " ".join(str(int(i)) for i in ids)

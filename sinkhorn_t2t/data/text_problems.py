@@ -4,11 +4,13 @@ A subclass yields raw samples from `generate_samples(data_dir, tmp_dir, dataset_
 class builds or loads the vocabulary (in `data_dir`, named as T2T names it), encodes, appends EOS
 and writes the sharded TFRecords.
 """
+import itertools
 import os
 
 import tensorflow as tf
 
 from sinkhorn_t2t.data import generator_utils, text_encoder
+from sinkhorn_t2t.data.packing import pack_examples
 from sinkhorn_t2t.data.problem import DatasetSplit, Modality, Problem, SPLIT_FILES
 
 
@@ -25,7 +27,9 @@ class Text2TextProblem(Problem):
     approx_vocab_size = 2**15
     max_samples_for_vocab = 63000
     oov_token = None
-    packed_length = None
+    packed_length = None  # T2T's packed (TPU) setting: rows of this length with segments
+    packed_spacing = 0
+    packed_block_size = 1  # each packed example is padded to a multiple of this (block alignment)
     is_generate_per_split = True
 
     @property
@@ -72,7 +76,11 @@ class Text2TextProblem(Problem):
         if force_get:
             raise FileNotFoundError(f"vocabulary {path} is missing: run t2t-datagen --problem={self.name} "
                                     f"--data_dir={data_dir} first.")
-        return text_encoder.build_wordpiece_vocab(self._vocab_texts(data_dir, tmp_dir), self.approx_vocab_size, path)
+        texts = self._vocab_texts(data_dir, tmp_dir)
+        first = next(texts, None)  # a missing-data error surfaces here, not inside tf.data
+        if first is None:
+            raise FileNotFoundError(f"{self.name}: the training data holds no text to learn a vocabulary from.")
+        return text_encoder.build_wordpiece_vocab(itertools.chain([first], texts), self.approx_vocab_size, path)
 
     def feature_encoders(self, data_dir):
         encoder = self.get_or_create_vocab(data_dir, force_get=True)
@@ -88,8 +96,20 @@ class Text2TextProblem(Problem):
             yield self.encode_sample(encoder, sample)
 
     def encoded_examples(self, data_dir, tmp_dir, dataset_split):
-        """What is written for a split (overridden by packed problems)."""
-        return self.generate_encoded_samples(data_dir, tmp_dir, dataset_split)
+        """What is written for a split: encoded samples, packed into rows when `packed_length`."""
+        examples = self.generate_encoded_samples(data_dir, tmp_dir, dataset_split)
+        if not self.packed_length:
+            return examples
+        return pack_examples(examples, self.has_inputs, self.packed_length, self.packed_block_size,
+                             self.packed_spacing, chop_long_sequences=not self.has_inputs)
+
+    def example_reading_spec(self):
+        spec = {key: tf.io.VarLenFeature(tf.int64) for key in self.text_features}
+        if self.packed_length:
+            for key in list(spec):
+                spec[f"{key}_segmentation"] = tf.io.VarLenFeature(tf.int64)
+                spec[f"{key}_position"] = tf.io.VarLenFeature(tf.int64)
+        return spec
 
     def generate_data(self, data_dir, tmp_dir, task_id=-1):
         self.get_or_create_vocab(data_dir, tmp_dir)
@@ -124,9 +144,6 @@ class Text2SelfProblem(Text2TextProblem):
     def has_inputs(self):
         return False
 
-    def example_reading_spec(self):
-        return {"targets": tf.io.VarLenFeature(tf.int64)}
-
 
 class Text2ClassProblem(Text2TextProblem):
     """Classification: samples `{"inputs": str, "label": int}`; targets are `[label]`."""
@@ -139,6 +156,14 @@ class Text2ClassProblem(Text2TextProblem):
     @property
     def text_features(self):
         return ["inputs"]
+
+    max_input_length = 0  # truncation of the encoded inputs (0: none)
+
+    def preprocess_example(self, example, mode, hparams):
+        example = super().preprocess_example(example, mode, hparams)
+        if self.max_input_length:
+            example["inputs"] = example["inputs"][:self.max_input_length]
+        return example
 
     def encode_sample(self, encoder, sample):
         return {"inputs": encoder.encode(sample["inputs"]) + [text_encoder.EOS_ID], "targets": [int(sample["label"])]}

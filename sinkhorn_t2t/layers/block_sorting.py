@@ -7,6 +7,7 @@ from keras import ops
 from sinkhorn_t2t.layers.self_attention import SelfAttention, check_positive_int
 from sinkhorn_t2t.layers.sort_net import SortNet
 from sinkhorn_t2t.ops import gumbel_sinkhorn, to_blocks
+from sinkhorn_t2t.ops.segments import block_segments, same_block_segment
 
 
 class BlockSortingAttention(SelfAttention):
@@ -63,17 +64,25 @@ class BlockSortingAttention(SelfAttention):
         self.sort_net.num_blocks = self.max_blocks(input_shape[1])
         self.sort_net.build((input_shape[0], self.sort_net.num_blocks, self.block_size, input_shape[-1]))
 
-    def sorting_matrix(self, x, key_mask, training):
-        """`x (B, L, dim)`, `key_mask (B, L)` or None -> float32 `(B, H, NB, NB)` sorting matrix."""
+    def sorting_matrix(self, x, key_mask, training, segment_ids=None):
+        """`x (B, L, dim)`, `key_mask (B, L)` / `segment_ids (B, L)` or None -> float32
+        `(B, H, NB, NB)` sorting matrix. With segments, blocks are matched only within their
+        packed segment and the causal SortNet summary restarts at each segment."""
         blocks = to_blocks(x, self.block_size, 1)
+        if segment_ids is not None:
+            real = segment_ids > 0
+            key_mask = real if key_mask is None else ops.logical_and(key_mask, real)
         mask_blocks = None if key_mask is None else to_blocks(key_mask, self.block_size, 1)
         if blocks.shape[1] is not None and blocks.shape[1] > self.sort_net.num_blocks:
             raise ValueError(
                 f"{type(self).__name__}: input of {blocks.shape[1] * self.block_size} tokens has more blocks than "
                 f"`max_length`={self.sort_net.num_blocks * self.block_size} allows; raise `max_length`.")
-        logits = self.sort_net(blocks, mask=mask_blocks)
+        block_segs = None if segment_ids is None else block_segments(segment_ids, self.block_size)
+        logits = self.sort_net(blocks, mask=mask_blocks, block_segments=block_segs)
         match = None
-        if mask_blocks is not None:
+        if block_segs is not None:
+            match = same_block_segment(block_segs)  # within a segment; padding blocks with padding blocks
+        elif mask_blocks is not None:
             real = ops.any(mask_blocks, axis=-1)  # [B, NB]: block holds at least one real token
             match = ops.equal(real[:, :, None], real[:, None, :])[:, None]  # pad blocks <-> pad blocks
         log_perm = gumbel_sinkhorn(logits, self.temperature, self.sinkhorn_iters,

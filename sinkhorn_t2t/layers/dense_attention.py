@@ -18,8 +18,8 @@ class DenseAttention(SelfAttention):
         super().__init__(num_heads, key_dim, **kwargs)
         self.causal = causal
 
-    def _attend(self, x, q, k, v, key_mask, training):
-        return dense_attention(q, k, v, causal=self.causal, key_mask=key_mask,
+    def _attend(self, x, q, k, v, key_mask, training, segment_ids):
+        return dense_attention(q, k, v, causal=self.causal, key_mask=key_mask, segment_ids=segment_ids,
                                dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
 
     def get_config(self):

@@ -28,9 +28,10 @@ class LocalAttention(SelfAttention):
         self.num_memory_blocks = num_memory_blocks
         self.pad_multiple = block_size
 
-    def _attend(self, x, q, k, v, key_mask, training):
+    def _attend(self, x, q, k, v, key_mask, training, segment_ids):
         return local_attention(q, k, v, self.block_size, self.num_memory_blocks, causal=self.causal,
-                               key_mask=key_mask, dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
+                               key_mask=key_mask, dropout_rate=self._dropout_rate(training), seed=self._dropout_seed,
+                               segment_ids=segment_ids)
 
     def get_config(self):
         return {**super().get_config(), "block_size": self.block_size, "causal": self.causal,

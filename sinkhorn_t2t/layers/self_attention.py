@@ -32,6 +32,8 @@ class SelfAttention(keras.layers.Layer):
       mask: optional bool `(batch_size, seq_len)`, True = real token. Masked positions never
         influence real ones.
       training: Python bool; enables dropout (and Gumbel noise where a layer has it).
+      segment_ids: optional int `(batch_size, seq_len)` for packed rows (1, 2, ... per example,
+        0 for padding): no position attends across segments.
 
     Returns:
       `(batch_size, seq_len, dim)`.
@@ -72,11 +74,13 @@ class SelfAttention(keras.layers.Layer):
     def _heads(self, dense, x):
         return ops.transpose(dense(x), (0, 2, 1, 3))  # [B, L, H, D] -> [B, H, L, D]
 
-    def call(self, x, mask=None, training=None):
+    def call(self, x, mask=None, training=None, segment_ids=None):
         length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
         pad = (-length) % self.pad_multiple
         if mask is not None:
             mask = ops.cast(mask, "bool")
+        if segment_ids is not None:
+            segment_ids = ops.cast(segment_ids, "int32")
         if isinstance(pad, int) and pad == 0:
             key_mask = mask
         else:
@@ -84,15 +88,17 @@ class SelfAttention(keras.layers.Layer):
                 mask = ops.ones(ops.shape(x)[:2], dtype="bool")
             x = ops.pad(x, [[0, 0], [0, pad], [0, 0]])
             key_mask = ops.pad(mask, [[0, 0], [0, pad]], constant_values=False)
+            if segment_ids is not None:
+                segment_ids = ops.pad(segment_ids, [[0, 0], [0, pad]])
         q = self._heads(self._query_dense, x)
         k = self._heads(self._key_dense, x)
         v = k if self.share_kv else self._heads(self._value_dense, x)
-        out = self._attend(x, q, k, v, key_mask, bool(training))  # [B, H, L, D]
+        out = self._attend(x, q, k, v, key_mask, bool(training), segment_ids)  # [B, H, L, D]
         out = self._output_dense(ops.transpose(out, (0, 2, 1, 3)))
         return out[:, :length]
 
-    def _attend(self, x, q, k, v, key_mask, training):
-        """`q, k, v (B, H, L, D)`, `key_mask (B, L)` or None -> `(B, H, L, D)`."""
+    def _attend(self, x, q, k, v, key_mask, training, segment_ids):
+        """`q, k, v (B, H, L, D)`, `key_mask (B, L)` / `segment_ids (B, L)` or None -> `(B, H, L, D)`."""
         raise NotImplementedError
 
     def _dropout_rate(self, training):

@@ -30,14 +30,15 @@ class SinkhornAttention(BlockSortingAttention):
         self.mixture = mixture
         self.combine = combine
 
-    def _attend(self, x, q, k, v, key_mask, training):
-        perm = self.sorting_matrix(x, key_mask, training)
+    def _attend(self, x, q, k, v, key_mask, training, segment_ids):
+        perm = self.sorting_matrix(x, key_mask, training, segment_ids)
         rate = self._dropout_rate(training)
         out = sinkhorn_block_attention(q, k, v, perm, self.block_size, causal=self.causal, key_mask=key_mask,
-                                       combine=self.combine, dropout_rate=rate, seed=self._dropout_seed)
+                                       combine=self.combine, dropout_rate=rate, seed=self._dropout_seed,
+                                       segment_ids=segment_ids)
         if self.mixture:
             out += dense_attention(q, k, v, causal=self.causal, key_mask=key_mask, dropout_rate=rate,
-                                   seed=self._dropout_seed)
+                                   seed=self._dropout_seed, segment_ids=segment_ids)
         return out
 
     def get_config(self):

@@ -29,6 +29,8 @@ class SortNet(keras.layers.Layer):
     Call arguments:
       blocks: `(batch, num_input_blocks, block_size, dim)`.
       mask: optional bool `(batch, num_input_blocks, block_size)`, True = real token.
+      block_segments: optional int `(batch, num_input_blocks)` packed segment of each block; the
+        causal summary then sums only earlier blocks of the same segment.
 
     Returns:
       `(batch, num_heads, num_input_blocks, num_input_blocks)` logits R (float32).
@@ -63,7 +65,7 @@ class SortNet(keras.layers.Layer):
         self.output_kernel = self.add_weight(name="output_kernel", shape=(heads, dim, width), initializer=init)
         self.output_bias = self.add_weight(name="output_bias", shape=(heads, width), initializer="zeros")
 
-    def summarize(self, blocks, mask=None):
+    def summarize(self, blocks, mask=None, block_segments=None):
         """Block summaries psi_P(X): `(batch, blocks, block_size, dim)` -> `(batch, blocks, dim)`."""
         if mask is not None:
             blocks = blocks * ops.cast(mask, blocks.dtype)[..., None]
@@ -71,9 +73,15 @@ class SortNet(keras.layers.Layer):
         if not self.causal:
             return sums  # eq. 2
         # eq. 5: sum of all tokens before block i, plus block i's first token.
-        return ops.cumsum(sums, axis=1) - sums + blocks[:, :, 0, :]
+        if block_segments is None:
+            return ops.cumsum(sums, axis=1) - sums + blocks[:, :, 0, :]
+        n = ops.shape(sums)[1]
+        earlier = ops.arange(n)[None, :] < ops.arange(n)[:, None]  # [i, j]: j < i
+        same = ops.equal(block_segments[:, :, None], block_segments[:, None, :])
+        weights = ops.cast(ops.logical_and(earlier[None], same), sums.dtype)
+        return ops.einsum("bij,bjd->bid", weights, sums) + blocks[:, :, 0, :]
 
-    def call(self, blocks, mask=None):
+    def call(self, blocks, mask=None, block_segments=None):
         num_input_blocks = blocks.shape[1]
         if num_input_blocks is not None and num_input_blocks > self.num_blocks:
             raise ValueError(
@@ -81,7 +89,7 @@ class SortNet(keras.layers.Layer):
                 f"{self.num_blocks}; raise `max_length` (or `num_blocks`)."
             )
         n = ops.shape(blocks)[1]
-        x = self.summarize(blocks, mask)  # [B, NB, d]
+        x = self.summarize(blocks, mask, block_segments)  # [B, NB, d]
         if self.variant.startswith("mlp"):
             x = ops.einsum("bnd,hde->bhne", x, self.hidden_kernel) + self.hidden_bias[None, :, None, :]
             x = ops.relu(x)

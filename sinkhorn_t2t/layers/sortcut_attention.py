@@ -37,13 +37,14 @@ class SortCutAttention(BlockSortingAttention):
         super().build(input_shape)
         self._check_budget(self.sort_net.num_blocks)
 
-    def _attend(self, x, q, k, v, key_mask, training):
+    def _attend(self, x, q, k, v, key_mask, training, segment_ids):
         num_blocks = q.shape[2] // self.block_size if q.shape[2] is not None else None
         if num_blocks is not None:
             self._check_budget(num_blocks)
-        perm = self.sorting_matrix(x, key_mask, training)
+        perm = self.sorting_matrix(x, key_mask, training, segment_ids)
         return sortcut_attention(q, k, v, perm, self.block_size, self.budget, key_mask=key_mask,
-                                 dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
+                                 dropout_rate=self._dropout_rate(training), seed=self._dropout_seed,
+                                 segment_ids=segment_ids)
 
     def get_config(self):
         config = super().get_config()

@@ -28,10 +28,10 @@ class SparseFixedAttention(SelfAttention):
         self.stride = stride
         self.causal = causal
 
-    def _attend(self, x, q, k, v, key_mask, training):
+    def _attend(self, x, q, k, v, key_mask, training, segment_ids):
         length = q.shape[2] if q.shape[2] is not None else keras.ops.shape(q)[2]
         pattern = sparse_fixed_mask(length, self.block_size, self.stride, self.causal)
-        return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern,
+        return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern, segment_ids=segment_ids,
                                dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
 
     def get_config(self):

@@ -70,8 +70,8 @@ class EncoderBlock(keras.layers.Layer):
     def compute_mask(self, x, mask=None):
         return None  # the padding mask is passed explicitly to every block
 
-    def call(self, x, mask=None, training=None):
-        y = self.self_attention(self.pre_attention.norm(x), mask=mask, training=training)
+    def call(self, x, mask=None, training=None, segment_ids=None):
+        y = self.self_attention(self.pre_attention.norm(x), mask=mask, training=training, segment_ids=segment_ids)
         x = self.pre_attention.residual(x, y, training=training)
         return self.pre_ffn.residual(x, self.ffn(self.pre_ffn.norm(x), training=training), training=training)
 
@@ -94,8 +94,8 @@ class DecoderBlock(keras.layers.Layer):
     def build(self, input_shape):
         """Sublayers build on first call."""
 
-    def call(self, x, encoder_output, encdec_mask, self_mask=None, training=None):
-        y = self.self_attention(self.pre_self.norm(x), mask=self_mask, training=training)
+    def call(self, x, encoder_output, encdec_mask, segment_ids=None, training=None):
+        y = self.self_attention(self.pre_self.norm(x), training=training, segment_ids=segment_ids)
         x = self.pre_self.residual(x, y, training=training)
         y = self.encdec_attention(self.pre_encdec.norm(x), encoder_output, attention_mask=encdec_mask,
                                   training=training)
@@ -113,11 +113,14 @@ class Transformer(keras.Model):
       problem_hparams: the problem's `vocab_size` / `modality` per feature.
 
     Call arguments:
-      features: dict with int `targets (B, Lt)` and, for seq2seq, `inputs (B, Li)`.
+      features: dict with int `targets (B, Lt)` and, for seq2seq, `inputs (B, Li)`; packed rows
+        add `targets_segmentation` / `targets_position` (and `inputs_*`), T2T's format: no
+        attention across segments, positions restart per segment.
 
     Returns:
       float32 logits `(B, Lt, target_vocab_size)`; position t predicts `targets[:, t]` from
-      `targets[:, :t]` (teacher forcing; the decoder input is `targets` shifted right).
+      `targets[:, :t]` (teacher forcing; the decoder input is `targets` shifted right, and 0 at
+      the start of every packed segment).
     """
 
     def __init__(self, hparams, problem_hparams, **kwargs):
@@ -156,24 +159,31 @@ class Transformer(keras.Model):
             positions = ops.broadcast_to(ops.arange(ops.shape(ids)[1])[None, :], ops.shape(ids))
         return x + ops.cast(timing_signal(positions, self.hp.hidden_size), x.dtype)
 
-    def encode(self, inputs, training=None):
+    def encode(self, inputs, training=None, segment_ids=None, positions=None):
         """`inputs (B, Li)` -> `(B, Li, hidden)` and the input mask `(B, Li)`."""
         mask = ops.not_equal(inputs, 0)
-        x = self.dropout(self._embed(self.input_embedding, inputs), training=training)
+        x = self.dropout(self._embed(self.input_embedding, inputs, positions), training=training)
         for block in self.encoder_blocks:
-            x = block(x, mask=mask, training=training)
+            x = block(x, mask=mask, training=training, segment_ids=segment_ids)
         return self.encoder_norm(x), mask
 
-    def decode(self, decoder_ids, encoder_output=None, input_mask=None, training=None):
+    def decode(self, decoder_ids, encoder_output=None, input_mask=None, training=None, segment_ids=None,
+               positions=None, input_segment_ids=None):
         """Decoder input ids `(B, Lt)` (already shifted) -> logits `(B, Lt, vocab)`."""
-        x = self.dropout(self._embed(self.target_embedding, decoder_ids), training=training)
-        encdec_mask = None if input_mask is None else ops.broadcast_to(
-            input_mask[:, None, :], (ops.shape(decoder_ids)[0], ops.shape(decoder_ids)[1], ops.shape(input_mask)[1]))
+        x = self.dropout(self._embed(self.target_embedding, decoder_ids, positions), training=training)
+        encdec_mask = None
+        if input_mask is not None:
+            encdec_mask = ops.broadcast_to(input_mask[:, None, :], (ops.shape(decoder_ids)[0],
+                                                                     ops.shape(decoder_ids)[1],
+                                                                     ops.shape(input_mask)[1]))
+            if segment_ids is not None and input_segment_ids is not None:
+                encdec_mask = ops.logical_and(encdec_mask, ops.equal(segment_ids[:, :, None],
+                                                                     input_segment_ids[:, None, :]))
         for block in self.decoder_blocks:
             if self.has_inputs:
-                x = block(x, encoder_output, encdec_mask, training=training)
+                x = block(x, encoder_output, encdec_mask, segment_ids=segment_ids, training=training)
             else:
-                x = block(x, training=training)
+                x = block(x, training=training, segment_ids=segment_ids)
         x = self.decoder_norm(x)
         if self.shared_softmax:
             logits = ops.matmul(x, ops.transpose(ops.cast(self.target_embedding.embeddings, x.dtype)))
@@ -184,10 +194,17 @@ class Transformer(keras.Model):
     def call(self, features, training=None):
         targets = features["targets"]
         decoder_ids = ops.pad(targets, [[0, 0], [1, 0]])[:, :-1]  # shift right
+        positions = features.get("targets_position")
+        if positions is not None:  # a packed segment starts from 0, not from the previous example
+            decoder_ids = ops.where(ops.equal(positions, 0), ops.zeros_like(decoder_ids), decoder_ids)
+        segments = features.get("targets_segmentation")
         if self.has_inputs:
-            encoder_output, input_mask = self.encode(features["inputs"], training=training)
-            return self.decode(decoder_ids, encoder_output, input_mask, training=training)
-        return self.decode(decoder_ids, training=training)
+            input_segments = features.get("inputs_segmentation")
+            encoder_output, input_mask = self.encode(features["inputs"], training=training, segment_ids=input_segments,
+                                                     positions=features.get("inputs_position"))
+            return self.decode(decoder_ids, encoder_output, input_mask, training=training, segment_ids=segments,
+                               positions=positions, input_segment_ids=input_segments)
+        return self.decode(decoder_ids, training=training, segment_ids=segments, positions=positions)
 
 
 @register_model

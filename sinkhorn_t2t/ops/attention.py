@@ -1,7 +1,8 @@
 """Attention ops: dense, block-local, Sparse-Transformer fixed, Sparse Sinkhorn and SortCut.
 
 Shapes: `q, k, v` are `[B, H, L, D]` (batch, heads, length, head dim); `key_mask` is bool
-`[B, L]` with True for real tokens; `perm` is a `[B, H, NB, NB]` sorting matrix (probabilities,
+`[B, L]` with True for real tokens; `segment_ids` is int `[B, L]` for packed rows (1, 2, ... per
+example, 0 for padding; see `sinkhorn_t2t.ops.segments`), and no token attends across segments; `perm` is a `[B, H, NB, NB]` sorting matrix (probabilities,
 rows = sorted output blocks, columns = input blocks). Scores are `q.k / sqrt(D)`; softmax runs in
 float32 whatever the input dtype. A query with no allowed key outputs zeros (never NaN).
 """
@@ -11,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
+from sinkhorn_t2t.ops.segments import block_segments, same_block_segment, same_segment
 from sinkhorn_t2t.ops.sinkhorn import MASKED_LOG_VALUE
 
 COMBINE_MODES = ("concat", "sum_scores", "sum_outputs")
@@ -68,6 +70,14 @@ def _and(a, b):
     return a if b is None else tf.logical_and(a, b)
 
 
+def _real_keys(key_mask, segment_ids):
+    """Key mask with packing padding (segment 0) excluded."""
+    if segment_ids is None:
+        return key_mask
+    real = tf.cast(segment_ids, tf.int32) > 0
+    return real if key_mask is None else tf.logical_and(tf.cast(key_mask, tf.bool), real)
+
+
 def _key_blocks(key_mask, block_size):
     """`[B, L]` key mask -> bool `[B, 1, NB, b]` (a head axis to broadcast)."""
     return None if key_mask is None else to_blocks(tf.cast(key_mask, tf.bool)[:, None, :], block_size, -1)
@@ -80,15 +90,18 @@ def _zero_masked(x_blocks, mask_blocks):
     return x_blocks * tf.cast(mask_blocks, x_blocks.dtype)[..., None]
 
 
-def dense_attention(q, k, v, causal=False, key_mask=None, attention_mask=None, dropout_rate=0.0, seed=None):
+def dense_attention(q, k, v, causal=False, key_mask=None, attention_mask=None, dropout_rate=0.0, seed=None,
+                    segment_ids=None):
     """Vanilla dot-product attention over all positions, O(L^2) (Vaswani et al. 2017).
 
     `attention_mask`: optional bool broadcastable to `[B, H, L, L]`; combined with
-    `key_mask [B, L]` and, when `causal`, with `j <= i`.
+    `key_mask [B, L]`, same-segment when `segment_ids`, and, when `causal`, with `j <= i`.
     Returns `[B, H, L, D]`.
     """
     q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
     allowed = attention_mask
+    if segment_ids is not None:
+        allowed = _and(allowed, same_segment(segment_ids, segment_ids)[:, None])
     if key_mask is not None:
         allowed = _and(allowed, tf.cast(key_mask, tf.bool)[:, None, None, :])
     if causal:
@@ -117,7 +130,7 @@ def sparse_fixed_mask(length, block_size, stride, causal=False):
 
 
 def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_mask=None, dropout_rate=0.0,
-                    seed=None):
+                    seed=None, segment_ids=None):
     """Block-local attention (Luong et al. 2015; Parmar et al. 2018): query block i attends to key
     blocks `i - num_memory_blocks .. i`, i.e. `(num_memory_blocks + 1) * block_size` keys.
 
@@ -131,20 +144,30 @@ def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_
     mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
     if mb is None:
         mb = tf.ones_like(kb[:1, :1, :, :, 0], dtype=tf.bool)
+    segments = None if segment_ids is None else to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)
     m = num_memory_blocks
+    key_segments = segments
     if m:
-        # Prepend m empty blocks, then key block i gathers blocks i-m .. i along the position axis.
-        pad = [[0, 0], [0, 0], [m, 0], [0, 0], [0, 0]]
-        kb_p, vb_p = tf.pad(kb, pad), tf.pad(vb, pad)
-        mb_p = tf.pad(mb, pad[:4])
-        nb = kb.shape[2] if kb.shape[2] is not None else tf.shape(kb)[2]
-        kb = tf.concat([kb_p[:, :, s:s + nb] for s in range(m + 1)], axis=-2)
-        vb = tf.concat([vb_p[:, :, s:s + nb] for s in range(m + 1)], axis=-2)
-        mb = tf.concat([mb_p[:, :, s:s + nb] for s in range(m + 1)], axis=-1)
+        # Key block i gathers blocks i-m .. i along the position axis (m empty blocks prepended).
+        kb, vb = _with_memory(kb, m, -2), _with_memory(vb, m, -2)
+        mb = _with_memory(mb, m, -1)
+        key_segments = None if segments is None else _with_memory(segments, m, -1)
     allowed = mb[..., None, :]  # [B, 1, NB, 1, (m+1) b]
+    if segments is not None:
+        allowed = tf.logical_and(allowed, same_segment(segments, key_segments))
     if causal:
         allowed = tf.logical_and(allowed, _causal_allowed(block_size, (m + 1) * block_size, -m * block_size))
     return from_blocks(dot_product_attention(qb, kb, vb, allowed, dropout_rate, seed), -3)
+
+
+def _with_memory(blocks, m, axis):
+    """Blocks `[B, H, NB, b, ...]` -> each block's m predecessors and itself, concatenated along
+    `axis` (before the first block: zeros / False)."""
+    pad = [[0, 0]] * blocks.shape.rank
+    pad[2] = [m, 0]
+    padded = tf.pad(blocks, pad)
+    nb = blocks.shape[2] if blocks.shape[2] is not None else tf.shape(blocks)[2]
+    return tf.concat([padded[:, :, s:s + nb] for s in range(m + 1)], axis=axis)
 
 
 def _sorted_key_allowed(perm, mask_blocks, block_size, causal):
@@ -171,7 +194,7 @@ def _concat_keys(a, b):
 
 
 def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=None, combine="concat",
-                             dropout_rate=0.0, seed=None):
+                             dropout_rate=0.0, seed=None, segment_ids=None):
     """Sparse Sinkhorn attention (paper 3.2, causal 3.3): each query block attends to its own
     local block and to the block-sorted keys `psi_S(K)`, taking values from `V` / `psi_S(V)`.
 
@@ -192,6 +215,8 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         before sorting and the mask is sorted with them.
       combine: one of "concat", "sum_scores", "sum_outputs".
       dropout_rate, seed: dropout on the attention weights.
+      segment_ids: optional int `[B, L]` packed segments: local keys only from the query's
+        segment, `perm` entries only between sortable blocks of one segment.
 
     Returns:
       `[B, H, L, D]`.
@@ -201,15 +226,18 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
     if combine not in COMBINE_MODES:
         raise ValueError(f"`combine` must be one of {COMBINE_MODES}, got {combine!r}.")
     qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
-    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    mb = _key_blocks(_real_keys(key_mask, segment_ids), block_size)  # [B, 1, NB, b]
     kb, vb = _zero_masked(kb, mb), _zero_masked(vb, mb)
-    perm = tf.cast(perm, tf.float32)
+    perm = _segment_perm(tf.cast(perm, tf.float32), segment_ids, block_size)
     if causal:
         nb = perm.shape[-1] if perm.shape[-1] is not None else tf.shape(perm)[-1]
         perm = tf.where(_causal_allowed(nb, nb, 1), perm, 0.0)  # keep j < i only
     sorted_k, sorted_v = sort_blocks(kb, perm), sort_blocks(vb, perm)
 
     local_allowed = None if mb is None else mb[..., None, :]  # [B, 1, NB, 1, b]
+    if segment_ids is not None:
+        segments = to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)  # [B, 1, NB, b]
+        local_allowed = _and(local_allowed, same_segment(segments, segments))
     if causal:
         local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
     sorted_allowed = _sorted_key_allowed(perm, mb, block_size, causal)  # [B, H, NB, 1, b] or None
@@ -231,7 +259,15 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
     return from_blocks(out, -3)
 
 
-def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_rate=0.0, seed=None):
+def _segment_perm(perm, segment_ids, block_size):
+    """Zeroes sorting-matrix entries between blocks that are not sortable within one segment."""
+    if segment_ids is None:
+        return perm
+    return tf.where(same_block_segment(block_segments(segment_ids, block_size)), perm, 0.0)
+
+
+def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_rate=0.0, seed=None,
+                      segment_ids=None):
     """SortCut attention (paper 3.4): `softmax(Q psi_S(K)[:n]^T / sqrt(D)) psi_S(V)[:n]`.
 
     Every query attends to the first `budget` sorted blocks (`budget * block_size` keys).
@@ -241,6 +277,8 @@ def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_
       perm: the full `[B, H, NB, NB]` balanced sorting matrix; its first `budget` rows are used.
       budget: number of sorted blocks kept, 1 <= budget <= NB.
       key_mask: optional bool `[B, L]`, sorted with the keys as in `sinkhorn_block_attention`.
+      segment_ids: optional int `[B, L]` packed segments: a query sees only the kept sorted blocks
+        whose row block belongs to its own segment.
 
     Returns:
       `[B, H, L, D]`.
@@ -251,12 +289,16 @@ def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_
     if not isinstance(budget, int) or budget < 1 or (num_blocks is not None and budget > num_blocks):
         raise ValueError(f"`budget` must be an int in [1, number of blocks={num_blocks}], got {budget!r}.")
     kb, vb = to_blocks(k, block_size, -2), to_blocks(v, block_size, -2)
-    mb = _key_blocks(key_mask, block_size)
+    mb = _key_blocks(_real_keys(key_mask, segment_ids), block_size)
     kb, vb = _zero_masked(kb, mb), _zero_masked(vb, mb)
-    perm = tf.cast(perm, tf.float32)[..., :budget, :]  # [B, H, n, NB]
+    perm = _segment_perm(tf.cast(perm, tf.float32), segment_ids, block_size)[..., :budget, :]  # [B, H, n, NB]
     sorted_k = from_blocks(sort_blocks(kb, perm), -3)  # [B, H, n*b, D]
     sorted_v = from_blocks(sort_blocks(vb, perm), -3)
     allowed = _sorted_key_allowed(perm, mb, block_size, causal=False)  # [B, H, n, 1, b] or None
     if allowed is not None:
         allowed = from_blocks(allowed[..., 0, :], -2)[..., None, :]  # [B, H, 1, n*b]
+    if segment_ids is not None:
+        row_segments = block_segments(segment_ids, block_size)[:, :budget]  # [B, n]
+        slot_segments = tf.repeat(row_segments, block_size, axis=1)[:, None]  # [B, 1, n*b]
+        allowed = _and(allowed, same_segment(tf.cast(segment_ids, tf.int32)[:, None], slot_segments))
     return dot_product_attention(q, sorted_k, sorted_v, allowed, dropout_rate, seed)

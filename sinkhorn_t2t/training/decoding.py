@@ -22,9 +22,10 @@ def decode_hparams(overrides=""):
 class Decoder:
     """Decodes with a trained `Transformer` (teacher-forcing model, run step by step)."""
 
-    def __init__(self, model, max_length):
+    def __init__(self, model, max_length, stop_at_eos=True):
         self.model = model
         self.max_length = max_length
+        self.stop_at_eos = stop_at_eos
         self._encode = tf.function(lambda inputs: model.encode(inputs, training=False))
         self._step = tf.function(self._step_logits)
 
@@ -73,7 +74,7 @@ class Decoder:
             else:
                 tokens = logp.argmax(-1).astype(np.int32)
             buffer[:, position] = np.where(finished, 0, tokens)
-            finished |= tokens == EOS_ID
+            finished |= (tokens == EOS_ID) & self.stop_at_eos
             if finished.all():
                 break
         return buffer
@@ -102,7 +103,7 @@ class Decoder:
             for score, b, token in candidates:
                 seq = buffer[b].copy()
                 seq[position] = token
-                if token == EOS_ID:
+                if token == EOS_ID and self.stop_at_eos:
                     finished.append((seq, score / ((5.0 + position + 1) / 6.0) ** alpha))
                 elif len(alive) < beam_size:
                     alive.append((seq, score))

@@ -208,7 +208,7 @@ class Trainer:
         results = metrics.finalize({k: (v[0].numpy(), v[1].numpy()) for k, v in totals.items()})
         results = {name: value for name, value in results.items()
                    if name == "loss" or name in self.problem.eval_metrics()}
-        results.update(self.problem.derived_metrics(results) if hasattr(self.problem, "derived_metrics") else {})
+        results.update(self.problem.derived_metrics(results))
         step = int(self.step.numpy())
         writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "eval"))
         with writer.as_default(step=step):

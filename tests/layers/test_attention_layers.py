@@ -118,3 +118,25 @@ def test_mixed_precision(rng, name, causal, policy):
     y = np.asarray(tf.cast(y, tf.float32))
     assert np.isfinite(y).all()
     np.testing.assert_allclose(y[mask], reference(x, mask=mask).numpy()[mask], atol=0.1)
+
+
+def _segments(length=34):
+    seg = np.zeros((BATCH, length), np.int32)
+    seg[:, :12], seg[:, 12:26], seg[:, 28:33] = 1, 2, 3  # block-aligned (block 4); padding at 26-27, 33-35
+    seg[1, 8:12] = 0  # example 1: segment 1 is shorter
+    return seg
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("name,causal", ALL_CASES)
+def test_packed_segments_never_see_each_other(rng, name, causal, training):
+    seg = _segments()
+    x = rng.normal(size=seg.shape + (DIM,)).astype("float32")
+    layer = _built(name, causal, x, None)
+    base = _twin(layer, x, None)(x, segment_ids=seg, training=training).numpy()
+    for target in (1, 2, 3):
+        changed = x.copy()
+        changed[seg == target] += rng.normal(size=((seg == target).sum(), DIM)).astype("float32") * 3
+        out = _twin(layer, x, None)(changed, segment_ids=seg, training=training).numpy()
+        others = (seg != target) & (seg > 0)
+        np.testing.assert_allclose(out[others], base[others], atol=1e-5, err_msg=f"segment {target} leaked")

@@ -1,0 +1,94 @@
+"""Sentiment classification (paper 5.4): IMDb and SST-2, word (subword) and character level,
+inputs truncated to 512 subword tokens / 2048 characters."""
+import csv
+import glob
+import os
+
+from sinkhorn_t2t.data import sources
+from sinkhorn_t2t.data.problem import DatasetSplit
+from sinkhorn_t2t.data.text_problems import Text2ClassProblem, VocabType
+from sinkhorn_t2t.registry import register_problem
+
+
+def imdb_reviews(problem_name, tmp_dir, split):
+    """(text, label) from TFDS `imdb_reviews` (train / test), else `aclImdb/{train,test}/{pos,neg}/*.txt`."""
+    tfds_split = "train" if split == DatasetSplit.TRAIN else "test"
+    examples = sources.tfds_examples("imdb_reviews", tfds_split, tmp_dir)
+    if examples is not None:
+        for ex in examples:
+            yield sources.text(ex["text"]), int(ex["label"])
+        return
+    root = os.path.join(tmp_dir, "aclImdb", tfds_split)
+    files = {label: sorted(glob.glob(os.path.join(root, name, "*.txt"))) for label, name in ((0, "neg"), (1, "pos"))}
+    if not files[0] and not files[1]:
+        raise sources.missing(problem_name, "imdb_reviews", tmp_dir, "aclImdb/{train,test}/{pos,neg}/*.txt")
+    for label in (0, 1):
+        for path in files[label]:
+            with open(path, encoding="utf-8") as f:
+                yield f.read().strip().replace("<br />", " "), label
+
+
+def sst2_sentences(problem_name, tmp_dir, split):
+    """(sentence, label) from TFDS `glue/sst2` (train / validation), else `SST-2/{train,dev}.tsv`."""
+    tfds_split = "train" if split == DatasetSplit.TRAIN else "validation"
+    examples = sources.tfds_examples("glue/sst2", tfds_split, tmp_dir)
+    if examples is not None:
+        for ex in examples:
+            yield sources.text(ex["sentence"]), int(ex["label"])
+        return
+    path = os.path.join(tmp_dir, "SST-2", "train.tsv" if split == DatasetSplit.TRAIN else "dev.tsv")
+    if not os.path.exists(path):
+        raise sources.missing(problem_name, "glue/sst2", tmp_dir, "SST-2/train.tsv and SST-2/dev.tsv")
+    with open(path, encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            yield row["sentence"].strip(), int(row["label"])
+
+
+@register_problem
+class SentimentIMDB(Text2ClassProblem):
+    """IMDb movie reviews, negative / positive."""
+
+    approx_vocab_size = 2**13
+    max_input_length = 512
+
+    @property
+    def dataset_splits(self):
+        return [{"split": DatasetSplit.TRAIN, "shards": 10}, {"split": DatasetSplit.EVAL, "shards": 1}]
+
+    def class_labels(self, data_dir):
+        return ["neg", "pos"]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        for text, label in imdb_reviews(self.name, tmp_dir, dataset_split):
+            yield {"inputs": text, "label": label}
+
+
+@register_problem
+class SentimentIMDBCharacters(SentimentIMDB):
+    vocab_type = VocabType.CHARACTER
+    max_input_length = 2048
+
+
+@register_problem
+class SentimentSSTBinary(Text2ClassProblem):
+    """Stanford Sentiment Treebank, binary (GLUE SST-2); evaluated on its dev set."""
+
+    approx_vocab_size = 2**14
+    max_input_length = 512
+
+    @property
+    def dataset_splits(self):
+        return [{"split": DatasetSplit.TRAIN, "shards": 10}, {"split": DatasetSplit.EVAL, "shards": 1}]
+
+    def class_labels(self, data_dir):
+        return ["neg", "pos"]
+
+    def generate_samples(self, data_dir, tmp_dir, dataset_split):
+        for text, label in sst2_sentences(self.name, tmp_dir, dataset_split):
+            yield {"inputs": text, "label": label}
+
+
+@register_problem
+class SentimentSSTBinaryCharacters(SentimentSSTBinary):
+    vocab_type = VocabType.CHARACTER
+    max_input_length = 2048

@@ -1,0 +1,147 @@
+"""Every task of the paper: datagen from tiny files in the original release format, 10 training
+steps of a tiny Sinkhorn model, evaluation with the paper's metric, decoding for LM and image."""
+import os
+
+import numpy as np
+import pytest
+
+from sinkhorn_t2t import registry
+from tests.bin.tools import metrics_from, run_tool
+from tests.problems import source_files as src
+
+LM = "transformer"
+CLS = "transformer_encoder"
+CASES = {
+    # name: (writer, model, extra hparams, metric, decode)
+    "languagemodel_lm1b32k": (src.write_lm1b, LM, "max_length=64", "perplexity", True),
+    "languagemodel_lm1b32k_packed": (src.write_lm1b, LM, "max_length=256", "perplexity", True),
+    "languagemodel_lm1b_characters": (src.write_lm1b, LM, "max_length=256,sinkhorn_block_size=16", "bits_per_char",
+                                      True),
+    "languagemodel_lm1b_characters_packed": (src.write_lm1b, LM, "max_length=1024,sinkhorn_block_size=32",
+                                             "bits_per_char", True),
+    "image_cifar10_plain_gen_flat_rev": (src.write_cifar10, LM, "max_length=3072,sinkhorn_block_size=64,batch_size=2",
+                                         "bits_per_dim", True),
+    "sentiment_imdb": (src.write_imdb, CLS, "max_length=64", "accuracy", False),
+    "sentiment_imdb_characters": (src.write_imdb, CLS, "max_length=256,sinkhorn_block_size=16", "accuracy", False),
+    "sentiment_sst_binary": (src.write_sst2, CLS, "max_length=64", "accuracy", False),
+    "sentiment_sst_binary_characters": (src.write_sst2, CLS, "max_length=256,sinkhorn_block_size=16", "accuracy",
+                                        False),
+    "stanford_nli": (src.write_snli, CLS, "max_length=64", "accuracy", False),
+    "stanford_nli_characters": (src.write_snli, CLS, "max_length=256,sinkhorn_block_size=16", "accuracy", False),
+    "multi_nli": (src.write_mnli, CLS, "max_length=64", "accuracy", False),
+    "multi_nli_characters": (src.write_mnli, CLS, "max_length=256,sinkhorn_block_size=16", "accuracy", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_datagen_train_evaluate_and_decode(tmp_path, name):
+    writer, model, hparams, metric, decode = CASES[name]
+    tmp_dir, data_dir, out = tmp_path / "raw", tmp_path / "data", tmp_path / "model"
+    os.makedirs(tmp_dir)
+    writer(str(tmp_dir))
+    datagen = run_tool("t2t-datagen", f"--problem={name}", f"--data_dir={data_dir}", f"--tmp_dir={tmp_dir}")
+    assert datagen.returncode == 0, datagen.stderr[-3000:]
+    common = [f"--problem={name}", f"--model={model}", "--hparams_set=transformer_test",
+              f"--hparams=self_attention_type=sinkhorn,{hparams}", f"--data_dir={data_dir}", f"--output_dir={out}"]
+    train = run_tool("t2t-trainer", *common, "--train_steps=10", "--local_eval_frequency=10", "--log_step_count_steps=5",
+                     "--eval_steps=2")
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert "step 10/10" in train.stdout
+    evaluation = run_tool("t2t-eval", f"--output_dir={out}", f"--data_dir={data_dir}", "--eval_steps=2")
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert f"metrics-{name}/targets/{metric} = " in evaluation.stdout
+    results = metrics_from(evaluation.stdout)
+    if metric == "perplexity":
+        assert results["perplexity"] == pytest.approx(np.exp(-results["neg_log_perplexity"]), rel=1e-4)
+    elif metric in ("bits_per_char", "bits_per_dim"):
+        assert results[metric] == pytest.approx(-results["neg_log_perplexity"] / np.log(2), rel=1e-4)
+    else:
+        assert 0.0 <= results["accuracy"] <= 1.0
+    if decode:
+        sampled = run_tool("t2t-decoder", f"--output_dir={out}", f"--data_dir={data_dir}",
+                           "--decode_hparams=num_samples=2,extra_length=5,sampling_temp=1.0")
+        assert sampled.returncode == 0, sampled.stderr[-3000:]
+        outputs = [line for line in sampled.stdout.splitlines() if line.startswith("OUTPUT:")]
+        assert len(outputs) == 2 and all(line.split(":", 1)[1].strip() for line in outputs)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_missing_data_says_what_to_provide(tmp_path, name):
+    result = run_tool("t2t-datagen", f"--problem={name}", f"--data_dir={tmp_path / 'data'}",
+                      f"--tmp_dir={tmp_path / 'empty'}")
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert "TFDS dataset" in line and "--tmp_dir" in line and "Traceback" not in result.stderr
+
+
+def _records(problem, data_dir, split="train"):
+    return list(problem.dataset(split, str(data_dir), shuffle_files=False, preprocess=False).as_numpy_iterator())
+
+
+def test_original_formats_are_read_as_released(tmp_path):
+    src.write_lm1b(str(tmp_path))
+    src.write_cifar10(str(tmp_path))
+    src.write_snli(str(tmp_path))
+    src.write_mnli(str(tmp_path))
+    src.write_imdb(str(tmp_path))
+    data = tmp_path / "data"
+    packed = registry.problem("languagemodel_lm1b32k_packed")
+    packed.generate_data(str(data), str(tmp_path))
+    assert os.path.exists(data / "vocab.languagemodel_lm1b32k.32768.subwords")  # the base problem's vocabulary
+    assert not any(f.startswith("vocab.languagemodel_lm1b32k_packed") for f in os.listdir(data))
+    row = _records(packed, data)[0]
+    assert len(row["targets"]) == 256 and row["targets_segmentation"].max() > 1
+    lm = registry.problem("languagemodel_lm1b_characters")
+    lm.generate_data(str(data), str(tmp_path))
+    texts = [lm.feature_encoders(str(data))["targets"].decode(r["targets"]) for r in _records(lm, data)]
+    assert len(texts) == 60 and not any("HELDOUT" in t for t in texts)  # shard 00000 is not training data
+    cifar = registry.problem("image_cifar10_plain_gen_flat_rev")
+    cifar.generate_data(str(data), str(tmp_path))
+    images, _ = src.cifar_arrays(3, 0)  # data_batch_1
+    pixels = [r["targets"] for r in _records(cifar, data)]
+    assert len(pixels) == 15 and any(np.array_equal(p, images[0].reshape(-1)) for p in pixels)
+    snli = registry.problem("stanford_nli")
+    snli.generate_data(str(data), str(tmp_path))
+    labels = [int(r["targets"][0]) for r in _records(snli, data)]
+    assert len(labels) == 24  # gold label "-" skipped
+    assert labels[:3] == [1, 2, 0]  # entailment, neutral, contradiction in T2T's ids
+    mnli = registry.problem("multi_nli")
+    mnli.generate_data(str(data), str(tmp_path))
+    assert len(_records(mnli, data, "eval")) == 9  # dev matched only
+    imdb = registry.problem("sentiment_imdb")
+    imdb.generate_data(str(data), str(tmp_path))
+    decoded = [imdb.feature_encoders(str(data))["inputs"].decode(r["inputs"]) for r in _records(imdb, data)]
+    assert len(decoded) == 24 and not any("<br" in d for d in decoded)
+
+
+def test_prepared_tfds_datasets_are_used_first(tmp_path):
+    words = src.sentences(16, 5)
+    images, labels = src.cifar_arrays(4, 7)
+    src.write_tfds(str(tmp_path), "lm1b", {"train": [{"text": w} for w in words], "test": [{"text": w} for w in words[:4]]})
+    src.write_tfds(str(tmp_path), "cifar10", {
+        split: [{"id": f"img_{i}", "image": images[i], "label": labels[i]} for i in range(4)] for split in ("train", "test")})
+    src.write_tfds(str(tmp_path), "imdb_reviews", {
+        split: [{"text": w, "label": i % 2} for i, w in enumerate(words)] for split in ("train", "test")})
+    src.write_tfds(str(tmp_path), "glue/sst2", {
+        split: [{"sentence": w, "label": i % 2, "idx": i} for i, w in enumerate(words)] for split in ("train", "validation")})
+    for name in ("snli", "multi_nli"):
+        splits = ("train", "validation") if name == "snli" else ("train", "validation_matched")
+        src.write_tfds(str(tmp_path), name, {split: [{"premise": w, "hypothesis": w[::-1], "label": i % 3}
+                                                     for i, w in enumerate(words)] for split in splits})
+    data = tmp_path / "data"
+    lm = registry.problem("languagemodel_lm1b_characters")
+    lm.generate_data(str(data), str(tmp_path))
+    assert sorted(lm.feature_encoders(str(data))["targets"].decode(r["targets"]) for r in _records(lm, data)) == sorted(words)
+    cifar = registry.problem("image_cifar10_plain_gen_flat_rev")
+    cifar.generate_data(str(data), str(tmp_path))
+    assert any(np.array_equal(r["targets"], images[0].reshape(-1)) for r in _records(cifar, data))
+    for name, count in (("sentiment_imdb", 16), ("sentiment_sst_binary", 16)):
+        problem = registry.problem(name)
+        problem.generate_data(str(data), str(tmp_path))
+        assert len(_records(problem, data)) == count
+    snli = registry.problem("stanford_nli")
+    snli.generate_data(str(data), str(tmp_path))
+    assert [int(r["targets"][0]) for r in _records(snli, data)][:3] == [1, 2, 0]  # TFDS ids mapped to T2T's
+    mnli = registry.problem("multi_nli")
+    mnli.generate_data(str(data), str(tmp_path))
+    assert len(_records(mnli, data, "eval")) == 16
