@@ -21,6 +21,9 @@ class TextEncoder:
         except ValueError:
             raise ValueError(f"TextEncoder expects space-separated integers, got {text!r}.") from None
 
+    def encode_batch(self, texts):
+        return [self.encode(text) for text in texts]
+
     def decode(self, ids, strip_extraneous=True):
         return " ".join(self.decode_list(ids, strip_extraneous))
 

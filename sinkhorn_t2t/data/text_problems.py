@@ -86,14 +86,26 @@ class Text2TextProblem(Problem):
         encoder = self.get_or_create_vocab(data_dir, force_get=True)
         return {"inputs": encoder, "targets": encoder}
 
-    def encode_sample(self, encoder, sample):
-        """Raw sample -> feature lists (text + EOS)."""
-        return {key: encoder.encode(sample[key]) + [text_encoder.EOS_ID] for key in self.text_features}
+    def sample_texts(self, sample):
+        """The texts of a raw sample to encode, by feature."""
+        return {key: sample[key] for key in self.text_features}
 
-    def generate_encoded_samples(self, data_dir, tmp_dir, dataset_split):
+    def assemble(self, sample, ids):
+        """Encoded texts (by feature) -> the example's feature lists (text + EOS)."""
+        return {key: ids[key] + [text_encoder.EOS_ID] for key in self.text_features}
+
+    def generate_encoded_samples(self, data_dir, tmp_dir, dataset_split, chunk=1024):
+        """Encodes samples in chunks (one in-graph tokenizer call per chunk and feature)."""
         encoder = self.get_or_create_vocab(data_dir, tmp_dir)
-        for sample in self.generate_samples(data_dir, tmp_dir, dataset_split):
-            yield self.encode_sample(encoder, sample)
+        samples = self.generate_samples(data_dir, tmp_dir, dataset_split)
+        while True:
+            batch = list(itertools.islice(samples, chunk))
+            if not batch:
+                return
+            texts = [self.sample_texts(sample) for sample in batch]
+            ids = {key: encoder.encode_batch([t[key] for t in texts]) for key in texts[0]}
+            for i, sample in enumerate(batch):
+                yield self.assemble(sample, {key: ids[key][i] for key in ids})
 
     def encoded_examples(self, data_dir, tmp_dir, dataset_split):
         """What is written for a split: encoded samples, packed into rows when `packed_length`."""
@@ -165,8 +177,8 @@ class Text2ClassProblem(Text2TextProblem):
             example["inputs"] = example["inputs"][:self.max_input_length]
         return example
 
-    def encode_sample(self, encoder, sample):
-        return {"inputs": encoder.encode(sample["inputs"]) + [text_encoder.EOS_ID], "targets": [int(sample["label"])]}
+    def assemble(self, sample, ids):
+        return {"inputs": ids["inputs"] + [text_encoder.EOS_ID], "targets": [int(sample["label"])]}
 
     def feature_encoders(self, data_dir):
         return {"inputs": self.get_or_create_vocab(data_dir, force_get=True),
@@ -194,6 +206,5 @@ class TextConcat2ClassProblem(Text2ClassProblem):
             yield text
         yield self.CONCAT_TOKEN
 
-    def encode_sample(self, encoder, sample):
-        joined = f" {self.CONCAT_TOKEN} ".join(sample["inputs"])
-        return super().encode_sample(encoder, {"inputs": joined, "label": sample["label"]})
+    def sample_texts(self, sample):
+        return {"inputs": f" {self.CONCAT_TOKEN} ".join(sample["inputs"])}
