@@ -44,12 +44,11 @@ def sst2_sentences(problem_name, tmp_dir, split):
             yield row["sentence"].strip(), int(row["label"])
 
 
-@register_problem
-class SentimentIMDB(Text2ClassProblem):
-    """IMDb movie reviews, negative / positive."""
+class _Sentiment(Text2ClassProblem):
+    """Binary sentiment: samples from `read(problem_name, tmp_dir, split)` as (text, label)."""
 
-    approx_vocab_size = 2**13
     max_input_length = 512
+    read = None
 
     @property
     def dataset_splits(self):
@@ -59,8 +58,16 @@ class SentimentIMDB(Text2ClassProblem):
         return ["neg", "pos"]
 
     def generate_samples(self, data_dir, tmp_dir, dataset_split):
-        for text, label in imdb_reviews(self.name, tmp_dir, dataset_split):
+        for text, label in type(self).read(self.name, tmp_dir, dataset_split):
             yield {"inputs": text, "label": label}
+
+
+@register_problem
+class SentimentIMDB(_Sentiment):
+    """IMDb movie reviews, negative / positive."""
+
+    approx_vocab_size = 2**13
+    read = staticmethod(imdb_reviews)
 
 
 @register_problem
@@ -70,22 +77,11 @@ class SentimentIMDBCharacters(SentimentIMDB):
 
 
 @register_problem
-class SentimentSSTBinary(Text2ClassProblem):
+class SentimentSSTBinary(_Sentiment):
     """Stanford Sentiment Treebank, binary (GLUE SST-2); evaluated on its dev set."""
 
     approx_vocab_size = 2**14
-    max_input_length = 512
-
-    @property
-    def dataset_splits(self):
-        return [{"split": DatasetSplit.TRAIN, "shards": 10}, {"split": DatasetSplit.EVAL, "shards": 1}]
-
-    def class_labels(self, data_dir):
-        return ["neg", "pos"]
-
-    def generate_samples(self, data_dir, tmp_dir, dataset_split):
-        for text, label in sst2_sentences(self.name, tmp_dir, dataset_split):
-            yield {"inputs": text, "label": label}
+    read = staticmethod(sst2_sentences)
 
 
 @register_problem

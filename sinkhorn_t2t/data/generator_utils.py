@@ -1,6 +1,7 @@
 """Writing T2T's on-disk layout: sharded TFRecords of `tf.train.Example`."""
 import os
 import random
+import time
 
 import tensorflow as tf
 
@@ -33,24 +34,32 @@ def shard_filepaths(data_dir, dataset_filename, split_file, num_shards):
     return [sharded_name(base, i, num_shards) for i in range(num_shards)]
 
 
-def generate_files(generator, filepaths, shuffle=True, seed=0):
-    """Writes the generator's feature dicts round-robin into `filepaths` (shuffled within each
-    shard when `shuffle`). Writes to `*.incomplete` and renames, so a killed run leaves no
-    half-written shard under a final name. Returns the number of examples written."""
+def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=100000, log=print):
+    """Writes the generator's feature dicts round-robin into `filepaths`, streaming, then shuffles
+    each shard (one shard in memory at a time). Files are written as `*.incomplete` and renamed,
+    so a killed run leaves no half-written shard under a final name. Prints progress every
+    `progress_every` examples. Returns the number of examples written (0 if all shards exist)."""
     if all(tf.io.gfile.exists(p) for p in filepaths):
         return 0
     tf.io.gfile.makedirs(os.path.dirname(filepaths[0]) or ".")
-    shards = [[] for _ in filepaths]
-    count = 0
-    for count, features in enumerate(generator, start=1):
-        shards[(count - 1) % len(filepaths)].append(to_example(features).SerializeToString())
+    writers = [tf.io.TFRecordWriter(p + ".incomplete") for p in filepaths]
+    count, start = 0, time.time()
+    try:
+        for count, features in enumerate(generator, start=1):
+            writers[(count - 1) % len(writers)].write(to_example(features).SerializeToString())
+            if progress_every and count % progress_every == 0:
+                log(f"  {os.path.basename(filepaths[0]).rsplit('-', 3)[0]}: {count} examples "
+                    f"({count / max(time.time() - start, 1e-9):.0f}/s)")
+    finally:
+        for writer in writers:
+            writer.close()
     rng = random.Random(seed)
-    for path, records in zip(filepaths, shards):
+    for path in filepaths:
         if shuffle:
+            records = list(tf.data.TFRecordDataset(path + ".incomplete").as_numpy_iterator())
             rng.shuffle(records)
-        tmp = path + ".incomplete"
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for record in records:
-                writer.write(record)
-        tf.io.gfile.rename(tmp, path, overwrite=True)
+            with tf.io.TFRecordWriter(path + ".incomplete") as writer:
+                for record in records:
+                    writer.write(record)
+        tf.io.gfile.rename(path + ".incomplete", path, overwrite=True)
     return count
