@@ -12,7 +12,6 @@ a Markdown table and writes `<out>.md`, `<out>.json` and a PNG plot `<out>.png`.
 """
 import argparse
 import json
-import math
 import os
 import platform
 import statistics

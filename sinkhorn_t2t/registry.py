@@ -29,6 +29,13 @@ def _same_definition(a, b):
         return False
 
 
+class NotRegisteredError(KeyError):
+    """An unknown registry name (a KeyError, as in T2T); the message lists the closest names."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
 _BUILTIN_MODULES = ("sinkhorn_t2t.models", "sinkhorn_t2t.problems", "sinkhorn_t2t.hparams")
 _builtins_loaded = False
 
@@ -78,8 +85,8 @@ class Registry:
         if name not in self._items:
             close = difflib.get_close_matches(name, self._items, n=5, cutoff=0.5)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise LookupError(f"unknown {self.kind} {name!r}.{hint} ({len(self._items)} registered; "
-                              "--registry_help lists them; a --t2t_usr_dir can add more.)")
+            raise NotRegisteredError(f"unknown {self.kind} {name!r}.{hint} ({len(self._items)} registered; "
+                                     "--registry_help lists them; a --t2t_usr_dir can add more.)")
         return self._items[name]
 
     def names(self, prefix=None):
