@@ -111,6 +111,8 @@ class Transformer(keras.Model):
       hparams: model hparams (hidden_size, filter_size, num_heads, num_hidden_layers, dropouts,
         self_attention_type and the Sinkhorn fields, shared_embedding_and_softmax_weights, ...).
       problem_hparams: the problem's `vocab_size` / `modality` per feature.
+      max_length: longest sequence (the SortNet width of Sinkhorn layers); defaults to
+        `hparams.max_length`.
 
     Call arguments:
       features: dict with int `targets (B, Lt)` and, for seq2seq, `inputs (B, Li)`; packed rows
@@ -123,13 +125,13 @@ class Transformer(keras.Model):
       the start of every packed segment).
     """
 
-    def __init__(self, hparams, problem_hparams, **kwargs):
+    def __init__(self, hparams, problem_hparams, max_length=None, **kwargs):
         super().__init__(**kwargs)
         self.hp = hparams
         self.problem_hparams = problem_hparams
         self.has_inputs = "inputs" in problem_hparams.modality
         depth = hparams.hidden_size
-        self.max_length = hparams.max_length or None
+        self.max_length = max_length or hparams.max_length or None
         init = keras.initializers.RandomNormal(0.0, depth**-0.5)
         self.target_vocab_size = problem_hparams.vocab_size["targets"]
         self.target_embedding = keras.layers.Embedding(self.target_vocab_size, depth, embeddings_initializer=init,
@@ -218,7 +220,7 @@ class TransformerEncoder(keras.Model):
       float32 logits `(B, 1, num_classes)` (targets are `(B, 1)` class ids).
     """
 
-    def __init__(self, hparams, problem_hparams, **kwargs):
+    def __init__(self, hparams, problem_hparams, max_length=None, **kwargs):
         super().__init__(**kwargs)
         if problem_hparams.modality.get("targets") != Modality.CLASS_LABEL:
             raise ValueError("model transformer_encoder needs a classification problem (targets: class_label).")
@@ -230,7 +232,8 @@ class TransformerEncoder(keras.Model):
         self.input_embedding = keras.layers.Embedding(problem_hparams.vocab_size["inputs"], depth,
                                                       embeddings_initializer=init, name="input_embedding")
         self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
-        self.encoder_blocks = [EncoderBlock(hparams, hparams.max_length or None, name=f"encoder_layer_{i}")
+        length = max_length or hparams.max_length or None
+        self.encoder_blocks = [EncoderBlock(hparams, length, name=f"encoder_layer_{i}")
                                for i in range(hparams.num_encoder_layers or hparams.num_hidden_layers)]
         self.encoder_norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="encoder_norm")
         self.classifier = keras.layers.Dense(problem_hparams.vocab_size["targets"], name="classifier")
@@ -253,8 +256,11 @@ class HParamsError(ValueError):
     """Hparams that cannot build the model; the message names the offending value."""
 
 
-def build_model(model_name, hparams, problem_hparams):
-    """Instantiates a registered model under the hparams' activation dtype policy."""
+def build_model(model_name, hparams, problem_hparams, max_length=None):
+    """Instantiates a registered model under the hparams' activation dtype policy.
+
+    `max_length`: the problem's longest sequence (`Problem.max_length`: packed length, 3072 for
+    CIFAR-10, else `hparams.max_length`), which sizes the Sinkhorn SortNets."""
     from sinkhorn_t2t import registry
 
     cls = registry.model(model_name)
@@ -265,7 +271,7 @@ def build_model(model_name, hparams, problem_hparams):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        return cls(hparams, problem_hparams, name=model_name)
+        return cls(hparams, problem_hparams, max_length=max_length, name=model_name)
     except ValueError as err:
         raise HParamsError(f"cannot build {model_name} from these hparams: {err}") from None
     finally:

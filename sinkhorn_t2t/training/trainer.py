@@ -58,7 +58,7 @@ class Trainer:
         self.max_length = problem.max_length(hparams)
         self.target_modality = self.problem_hparams.modality["targets"]
         with strategy.scope():
-            self.model = build_model(model_name, hparams, self.problem_hparams)
+            self.model = build_model(model_name, hparams, self.problem_hparams, self.max_length)
             self.model(self._dummy_features(), training=False)
             self.optimizer = make_optimizer(hparams, train_steps)
             self.optimizer.build(self.model.trainable_variables)

@@ -131,3 +131,23 @@ def test_text_problems_train_and_evaluate(tmp_path, problem_cls, model):
     trainer.train(2, save_every=2, log_every=1)
     results = trainer.evaluate(2)
     assert 0.0 <= results["accuracy"] <= 1.0 and np.isfinite(results["neg_log_perplexity"])
+
+
+class ToyPackedLM(ToyLM):
+    packed_length = 64
+    packed_block_size = 8
+
+
+def test_packed_rows_longer_than_hparams_max_length_size_the_model(tmp_path):
+    """As in T2T, packed problems use packed_length, whatever hparams.max_length says."""
+    problem = ToyPackedLM()
+    data_dir = _generated(problem, tmp_path)
+    row = next(problem.dataset("train", data_dir).as_numpy_iterator())
+    assert len(row["targets"]) == 64 and row["targets_segmentation"].max() >= 2
+    hp = registry.hparams("transformer_test")
+    hp.override_from_dict(dict(self_attention_type="sinkhorn", max_length=16, batch_size=128))
+    trainer = Trainer(problem, "transformer", hp, data_dir, str(tmp_path / "model"), tf.distribute.get_strategy(),
+                      log=lambda s: None)
+    assert trainer.model.decoder_blocks[0].self_attention.sort_net.num_blocks == 64 // 4
+    trainer.train(2, save_every=2, log_every=1)
+    assert np.isfinite(trainer.evaluate(1)["neg_log_perplexity"])
