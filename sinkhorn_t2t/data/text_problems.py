@@ -72,7 +72,7 @@ class Text2TextProblem(Problem):
                 raise FileNotFoundError(f"{self.name} needs its token vocabulary {path} (one token per line).")
             return text_encoder.TokenTextEncoder(path, replace_oov=self.oov_token)
         if tf.io.gfile.exists(path):
-            return text_encoder.WordpieceTextEncoder(path)
+            return text_encoder.load_subword_vocab(path)
         if force_get:
             raise FileNotFoundError(f"vocabulary {path} is missing: run t2t-datagen --problem={self.name} "
                                     f"--data_dir={data_dir} first.")
