@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from sinkhorn_t2t.layers.self_attention import check_positive_int
+
 SORT_VARIANTS = ("linear", "linear_relu", "mlp", "mlp_relu")
 
 
@@ -42,8 +44,7 @@ class SortNet(keras.layers.Layer):
             raise ValueError(f"SortNet: `num_blocks` must be a positive int or None, got {num_blocks!r}.")
         if variant not in SORT_VARIANTS:
             raise ValueError(f"SortNet: `variant` must be one of {SORT_VARIANTS}, got {variant!r}.")
-        if not isinstance(num_heads, int) or num_heads <= 0:
-            raise ValueError(f"SortNet: `num_heads` must be a positive int, got {num_heads!r}.")
+        check_positive_int("SortNet", "num_heads", num_heads)
         self.num_blocks = num_blocks
         self.variant = variant
         self.causal = causal

@@ -70,8 +70,7 @@ class Trainer:
 
     def _dummy_features(self):
         length = min(self.max_length, 8)
-        features = {"targets": tf.ones([1, 1 if self.problem_hparams.modality["targets"] == "class_label" else length],
-                                       tf.int32)}
+        features = {"targets": tf.ones([1, 1 if self.target_modality == "class_label" else length], tf.int32)}
         if "inputs" in self.problem_hparams.modality:
             features["inputs"] = tf.ones([1, length], tf.int32)
         return features
@@ -91,13 +90,17 @@ class Trainer:
                            num_replicas=self.strategy.num_replicas_in_sync, seed=self.seed)
         return self.strategy.experimental_distribute_dataset(ds)
 
+    def _corrupt(self, err, mode):
+        """The DataError for a `tf.errors.DataLossError` while reading `mode` data."""
+        return DataError(f"corrupt record in the {mode} data of {self.problem.name} under --data_dir "
+                         f"{self.data_dir} ({str(err).splitlines()[0]}); delete those files and run "
+                         "t2t-datagen again.")
+
     def _next(self, iterator, mode):
         try:
             return next(iterator)
         except tf.errors.DataLossError as err:
-            raise DataError(f"corrupt record in the {mode} data of {self.problem.name} under --data_dir "
-                            f"{self.data_dir} ({str(err).splitlines()[0]}); delete those files and run "
-                            "t2t-datagen again.") from None
+            raise self._corrupt(err, mode) from None
 
     # --- steps -----------------------------------------------------------------------------
     def _loss_sums(self, logits, features):
@@ -167,9 +170,7 @@ class Trainer:
             try:
                 loss = float(self._train_chunk(iterator, tf.constant(chunk)))
             except tf.errors.DataLossError as err:
-                raise DataError(f"corrupt record in the training data of {self.problem.name} under --data_dir "
-                                f"{self.data_dir} ({str(err).splitlines()[0]}); delete those files and run "
-                                "t2t-datagen again.") from None
+                raise self._corrupt(err, DatasetSplit.TRAIN) from None
             step = int(self.step.numpy())
             rate = chunk / max(time.time() - t0, 1e-9)
             if not math.isfinite(loss):
