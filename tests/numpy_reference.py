@@ -18,6 +18,10 @@ def sinkhorn(log_alpha, n_iters, mask=None):
     at 0 and empty rows or columns left at 0.
     """
     x = np.array(log_alpha, dtype=np.float64)
+    if n_iters == 0:  # no balancing: each row normalised once (the N_k = 0 reading)
+        p = np.exp(x - x.max(-1, keepdims=True)) * (1.0 if mask is None else mask)
+        total = p.sum(-1, keepdims=True)
+        return np.where(total > 0, p / np.where(total > 0, total, 1.0), 0.0)
     if mask is None:
         for _ in range(n_iters):
             x = x - logsumexp(x, -1)
@@ -33,17 +37,21 @@ def sinkhorn(log_alpha, n_iters, mask=None):
 
 def causal_sinkhorn(log_alpha, n_iters):
     """Causal balancing on a single `[N, N]` matrix, entries j < i only, written entry by entry:
-    each round divides entry (i, j) by the sum of column j over rows 0..i, then normalises rows."""
+    each round divides entry (i, j) by the sum of column j over rows 0..i, then normalises rows.
+    Entries with `log_alpha = -inf` are excluded."""
     n = log_alpha.shape[-1]
     p = np.where(np.tril(np.ones((n, n)), -1) > 0, np.exp(np.array(log_alpha, np.float64)), 0.0)
+    if n_iters == 0:  # rows normalised once over j < i
+        return np.array([row / row.sum() if row.sum() > 0 else row for row in p])
     for _ in range(n_iters):
         q = np.zeros_like(p)
         for i in range(n):
             for j in range(i):
-                q[i, j] = p[i, j] / sum(p[r, j] for r in range(i + 1))
+                column = sum(p[r, j] for r in range(i + 1))
+                q[i, j] = p[i, j] / column if column > 0 else 0.0
         p = np.zeros_like(q)
         for i in range(1, n):
-            p[i] = q[i] / q[i].sum()
+            p[i] = q[i] / q[i].sum() if q[i].sum() > 0 else 0.0  # a row with nothing allowed stays 0
     return p
 
 
@@ -95,6 +103,8 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
                 if combine == "concat":
                     out[b, h, t] = softmax_attend(qt, np.concatenate([lk, sk]), np.concatenate([lv, sv]),
                                                   np.concatenate([local_ok, sorted_ok]))
+                elif combine == "sum_scores" and not sorted_ok.any():  # nothing sorted: local alone
+                    out[b, h, t] = softmax_attend(qt, lk, lv, local_ok)
                 elif combine == "sum_scores":
                     out[b, h, t] = softmax_attend(qt, lk + sk, sv, local_ok & sorted_ok)
                 else:

@@ -20,7 +20,8 @@ class BlockSortingAttention(SelfAttention):
     Args:
       num_heads, key_dim, dropout, share_kv, seed: see `SelfAttention`.
       block_size: tokens per block b.
-      sinkhorn_iters: Sinkhorn balancing rounds (>= 0; 0 = no balancing).
+      sinkhorn_iters: Sinkhorn balancing rounds (>= 0; 0 = no balancing: rows are normalised
+        once, see `sinkhorn_t2t.ops.sinkhorn`).
       temperature: Gumbel-Sinkhorn temperature tau > 0.
       causal: causal SortNet (eq. 5) and causal Sinkhorn balancing (3.3.2).
       gumbel_noise: add Gumbel noise in training.
@@ -48,8 +49,11 @@ class BlockSortingAttention(SelfAttention):
         self.sort_variant = sort_variant
         self.max_length = max_length
         self.pad_multiple = block_size
+        # Causal balancing cancels a per-column constant exactly (its first step divides each column
+        # by its running sum), so a bias there would be a weight that never learns.
+        cancelled = causal and sinkhorn_iters > 0 and not sort_variant.endswith("relu")
         self.sort_net = SortNet(variant=sort_variant, causal=causal, num_heads=num_heads, name="sort_net",
-                                dtype=self.dtype_policy)
+                                use_output_bias=not cancelled, dtype=self.dtype_policy)
         self._noise_seed = keras.random.SeedGenerator(None if self.seed is None else self.seed + 1)
 
     def max_blocks(self, input_length):
@@ -67,7 +71,8 @@ class BlockSortingAttention(SelfAttention):
     def sorting_matrix(self, x, key_mask, training, segment_ids=None):
         """`x (B, L, dim)`, `key_mask (B, L)` / `segment_ids (B, L)` or None -> float32
         `(B, H, NB, NB)` sorting matrix. With segments, blocks are matched only within their
-        packed segment and the causal SortNet summary restarts at each segment."""
+        packed segment, use the SortNet column of their position inside it, and the causal
+        summary restarts at each segment: each segment's sub-matrix is the one it has alone."""
         blocks = to_blocks(x, self.block_size, 1)
         if segment_ids is not None:
             real = segment_ids > 0

@@ -3,6 +3,7 @@ import keras
 from keras import ops
 
 from sinkhorn_t2t.layers.self_attention import check_positive_int
+from sinkhorn_t2t.ops.segments import positions_in_run
 
 SORT_VARIANTS = ("linear", "linear_relu", "mlp", "mlp_relu")
 
@@ -27,18 +28,23 @@ class SortNet(keras.layers.Layer):
       variant: one of `SORT_VARIANTS`.
       causal: use the causal (cumulative-sum) summary.
       num_heads: number of independent sort nets.
+      use_output_bias: add the per-column output bias. Causal balancing starts by dividing each
+        column by its running sum, which cancels a per-column constant exactly, so
+        `BlockSortingAttention` turns it off there (for the variants without a final ReLU).
 
     Call arguments:
       blocks: `(batch, num_input_blocks, block_size, dim)`.
       mask: optional bool `(batch, num_input_blocks, block_size)`, True = real token.
-      block_segments: optional int `(batch, num_input_blocks)` packed segment of each block; the
-        causal summary then sums only earlier blocks of the same segment.
+      block_segments: optional int `(batch, num_input_blocks)` packed segment of each block. A
+        block then uses the output column of its position *inside its segment* (relative, like
+        packed positions), and the causal summary sums only earlier blocks of its segment, so a
+        packed segment gets the logits it would get alone.
 
     Returns:
       `(batch, num_heads, num_input_blocks, num_input_blocks)` logits R (float32).
     """
 
-    def __init__(self, num_blocks=None, variant="linear", causal=False, num_heads=1, **kwargs):
+    def __init__(self, num_blocks=None, variant="linear", causal=False, num_heads=1, use_output_bias=True, **kwargs):
         super().__init__(**kwargs)
         if num_blocks is not None and (not isinstance(num_blocks, int) or num_blocks <= 0):
             raise ValueError(f"SortNet: `num_blocks` must be a positive int or None, got {num_blocks!r}.")
@@ -49,6 +55,7 @@ class SortNet(keras.layers.Layer):
         self.variant = variant
         self.causal = causal
         self.num_heads = num_heads
+        self.use_output_bias = use_output_bias
         self.supports_masking = True  # the mask is consumed here, not propagated
 
     def build(self, blocks_shape, mask_shape=None):
@@ -64,7 +71,9 @@ class SortNet(keras.layers.Layer):
             self.hidden_kernel = self.add_weight(name="hidden_kernel", shape=(heads, dim, dim), initializer=init)
             self.hidden_bias = self.add_weight(name="hidden_bias", shape=(heads, dim), initializer="zeros")
         self.output_kernel = self.add_weight(name="output_kernel", shape=(heads, dim, width), initializer=init)
-        self.output_bias = self.add_weight(name="output_bias", shape=(heads, width), initializer="zeros")
+        self.output_bias = None
+        if self.use_output_bias:
+            self.output_bias = self.add_weight(name="output_bias", shape=(heads, width), initializer="zeros")
 
     def summarize(self, blocks, mask=None, block_segments=None):
         """Block summaries psi_P(X): `(batch, blocks, block_size, dim)` -> `(batch, blocks, dim)`."""
@@ -89,17 +98,21 @@ class SortNet(keras.layers.Layer):
                 f"SortNet: input has {num_input_blocks} blocks but the sort net was built for at most "
                 f"{self.num_blocks}; raise `max_length` (or `num_blocks`)."
             )
-        n = ops.shape(blocks)[1]
+        # Output columns: the leading n alone; a block's position inside its segment when packed.
+        n = ops.shape(blocks)[1] if block_segments is None else self.num_blocks
         x = self.summarize(blocks, mask, block_segments)  # [B, NB, d]
         if self.variant.startswith("mlp"):
             x = ops.einsum("bnd,hde->bhne", x, self.hidden_kernel) + self.hidden_bias[None, :, None, :]
-            x = ops.relu(x)
-            logits = ops.einsum("bhne,hem->bhnm", x, self.output_kernel[:, :, :n])
+            logits = ops.einsum("bhne,hem->bhnm", ops.relu(x), self.output_kernel[:, :, :n])
         else:
             logits = ops.einsum("bnd,hdm->bhnm", x, self.output_kernel[:, :, :n])
-        logits = logits + self.output_bias[None, :, None, :n]
+        if self.use_output_bias:
+            logits = logits + self.output_bias[None, :, None, :n]
         if self.variant.endswith("relu"):
             logits = ops.relu(logits)
+        if block_segments is not None:
+            columns = ops.one_hot(positions_in_run(block_segments), self.num_blocks, dtype=logits.dtype)
+            logits = ops.einsum("bhnw,bmw->bhnm", logits, columns)  # [B, H, NB, NB]
         return ops.cast(logits, "float32")
 
     def compute_mask(self, blocks, mask=None):
@@ -110,5 +123,6 @@ class SortNet(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_blocks=self.num_blocks, variant=self.variant, causal=self.causal, num_heads=self.num_heads)
+        config.update(num_blocks=self.num_blocks, variant=self.variant, causal=self.causal, num_heads=self.num_heads,
+                      use_output_bias=self.use_output_bias)
         return config

@@ -30,7 +30,7 @@ class SparseFixedAttention(SelfAttention):
 
     def _attend(self, x, q, k, v, key_mask, training, segment_ids):
         length = q.shape[2] if q.shape[2] is not None else keras.ops.shape(q)[2]
-        pattern = sparse_fixed_mask(length, self.block_size, self.stride, self.causal)
+        pattern = sparse_fixed_mask(length, self.block_size, self.stride, self.causal, segment_ids=segment_ids)
         return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern, segment_ids=segment_ids,
                                dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
 

@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
-from sinkhorn_t2t.ops.segments import block_segments, same_block_segment, same_segment
+from sinkhorn_t2t.ops.segments import block_segments, positions_in_run, same_block_segment, same_segment
 from sinkhorn_t2t.ops.sinkhorn import MASKED_LOG_VALUE
 
 COMBINE_MODES = ("concat", "sum_scores", "sum_outputs")
@@ -110,19 +110,21 @@ def dense_attention(q, k, v, causal=False, key_mask=None, attention_mask=None, d
     return dot_product_attention(q, k, v, allowed, dropout_rate, seed)
 
 
-def sparse_fixed_mask(length, block_size, stride, causal=False):
+def sparse_fixed_mask(length, block_size, stride, causal=False, segment_ids=None):
     """Child et al. (2019) "fixed" pattern as a bool `[L, L]` mask.
 
     Query i may attend to key j if j is in the same block of `block_size` positions, or if j is
     one of the last `stride` positions of its block (the summary positions); with `causal`, only
-    j <= i.
+    j <= i. With `segment_ids [B, L]` (packed rows) positions count from each segment's start,
+    as they would alone, and the mask is `[B, 1, L, L]` (segments themselves are separated by
+    `dense_attention`).
     """
     _check_block_size(block_size)
     if not isinstance(stride, int) or not 0 < stride <= block_size:
         raise ValueError(f"`stride` must be an int in [1, block_size={block_size}], got {stride!r}.")
-    pos = tf.range(length)
-    same_block = (pos[:, None] // block_size) == (pos[None, :] // block_size)
-    summary = (pos[None, :] % block_size) >= block_size - stride
+    pos = tf.range(length) if segment_ids is None else positions_in_run(segment_ids)[:, None]
+    same_block = (pos[..., :, None] // block_size) == (pos[..., None, :] // block_size)
+    summary = (pos[..., None, :] % block_size) >= block_size - stride
     allowed = tf.logical_or(same_block, summary)
     if causal:
         allowed = tf.logical_and(allowed, _causal_allowed(length, length))
@@ -202,7 +204,8 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
       - "concat": one softmax over the concatenated local and sorted keys of block i; values
         are the same concatenation of local and sorted value blocks.
       - "sum_scores": the literal equation of section 3.2, score `q.(psi_S(K)_j + K_j)` for j in
-        the block, one softmax, values `psi_S(V)`.
+        the block, one softmax, values `psi_S(V)`. A block with no sorted part (causal block 0)
+        attends to its local keys and values alone.
       - "sum_outputs": local attention output plus sorted-block attention output (two softmaxes).
 
     Args:
@@ -251,8 +254,14 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         out = dot_product_attention(
             qb, tf.concat([kb, sorted_k], axis=-2), tf.concat([vb, sorted_v], axis=-2), allowed, dropout_rate, seed)
     elif combine == "sum_scores":
-        allowed = _and(local_allowed, sorted_allowed)
-        out = dot_product_attention(qb, kb + sorted_k, sorted_v, allowed, dropout_rate, seed)
+        allowed, values = local_allowed, sorted_v
+        if sorted_allowed is not None:
+            # A block with nothing sorted (causal block 0, a segment's first block) attends to its
+            # local keys and values alone: `kb + 0` as keys, `vb` as values.
+            has_sorted = tf.reduce_any(sorted_allowed, axis=-1, keepdims=True)  # [B, H, NB, 1, 1]
+            allowed = _and(local_allowed, tf.logical_or(sorted_allowed, tf.logical_not(has_sorted)))
+            values = tf.where(has_sorted, sorted_v, vb)
+        out = dot_product_attention(qb, kb + sorted_k, values, allowed, dropout_rate, seed)
     else:
         out = dot_product_attention(qb, kb, vb, local_allowed, dropout_rate, seed)
         out += dot_product_attention(qb, sorted_k, sorted_v, sorted_allowed, dropout_rate, seed)
@@ -277,8 +286,10 @@ def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_
       perm: the full `[B, H, NB, NB]` balanced sorting matrix; its first `budget` rows are used.
       budget: number of sorted blocks kept, 1 <= budget <= NB.
       key_mask: optional bool `[B, L]`, sorted with the keys as in `sinkhorn_block_attention`.
-      segment_ids: optional int `[B, L]` packed segments: a query sees only the kept sorted blocks
-        whose row block belongs to its own segment.
+      segment_ids: optional int `[B, L]` packed segments. Each segment gets its own budget: its
+        queries see the first `budget` sorted blocks *of their segment* (the rows of `perm` at
+        the segment's first `budget` block positions; all of them when the segment is shorter),
+        exactly what the segment alone would see.
 
     Returns:
       `[B, H, L, D]`.
@@ -291,14 +302,34 @@ def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_
     kb, vb = to_blocks(k, block_size, -2), to_blocks(v, block_size, -2)
     mb = _key_blocks(_real_keys(key_mask, segment_ids), block_size)
     kb, vb = _zero_masked(kb, mb), _zero_masked(vb, mb)
-    perm = _segment_perm(tf.cast(perm, tf.float32), segment_ids, block_size)[..., :budget, :]  # [B, H, n, NB]
+    if segment_ids is not None:
+        return _packed_sortcut(q, kb, vb, perm, mb, block_size, budget, segment_ids, dropout_rate, seed)
+    perm = tf.cast(perm, tf.float32)[..., :budget, :]  # [B, H, n, NB]
     sorted_k = from_blocks(sort_blocks(kb, perm), -3)  # [B, H, n*b, D]
     sorted_v = from_blocks(sort_blocks(vb, perm), -3)
     allowed = _sorted_key_allowed(perm, mb, block_size, causal=False)  # [B, H, n, 1, b] or None
     if allowed is not None:
         allowed = from_blocks(allowed[..., 0, :], -2)[..., None, :]  # [B, H, 1, n*b]
-    if segment_ids is not None:
-        row_segments = block_segments(segment_ids, block_size)[:, :budget]  # [B, n]
-        slot_segments = tf.repeat(row_segments, block_size, axis=1)[:, None]  # [B, 1, n*b]
-        allowed = _and(allowed, same_segment(tf.cast(segment_ids, tf.int32)[:, None], slot_segments))
     return dot_product_attention(q, sorted_k, sorted_v, allowed, dropout_rate, seed)
+
+
+def _packed_sortcut(q, kb, vb, perm, mb, block_size, budget, segment_ids, dropout_rate, seed):
+    """SortCut on packed rows: query block i attends to the sorted blocks at rows
+    `start(i) .. start(i) + budget - 1` of its segment (`start`: the segment's first block)."""
+    segs = block_segments(segment_ids, block_size)  # [B, NB]
+    nb = tf.shape(segs)[1]
+    start = tf.range(nb)[None, :] - positions_in_run(segs)  # [B, NB]
+    rows = start[:, :, None] + tf.range(budget)  # [B, NB, n]
+    in_range = rows < nb
+    rows = tf.minimum(rows, nb - 1)
+    row_ok = tf.logical_and(in_range, tf.equal(tf.gather(segs, rows, batch_dims=1), segs[:, :, None]))
+    perm = _segment_perm(tf.cast(perm, tf.float32), segment_ids, block_size)
+    sorted_k = tf.gather(sort_blocks(kb, perm), rows, axis=2, batch_dims=1)  # [B, H, NB, n, b, D]
+    sorted_v = tf.gather(sort_blocks(vb, perm), rows, axis=2, batch_dims=1)
+    mass = tf.gather(_sorted_key_allowed(perm, mb, block_size, causal=False)[..., 0, :], rows, axis=2,
+                     batch_dims=1)  # [B, H, NB, n, b]
+    allowed = tf.logical_and(mass, row_ok[:, None, :, :, None])
+    allowed = from_blocks(allowed, -2)[..., None, :]  # [B, H, NB, 1, n*b]
+    qb = to_blocks(q, block_size, -2)  # [B, H, NB, b, D]
+    out = dot_product_attention(qb, from_blocks(sorted_k, -3), from_blocks(sorted_v, -3), allowed, dropout_rate, seed)
+    return from_blocks(out, -3)

@@ -31,3 +31,19 @@ def same_block_segment(block_segs):
 def same_segment(query_segments, key_segments):
     """bool `[..., Lq, Lk]` from `[..., Lq]` and `[..., Lk]` segment ids."""
     return tf.equal(query_segments[..., :, None], key_segments[..., None, :])
+
+
+def positions_in_run(ids):
+    """int `[B, N]` ids -> int32 `[B, N]`: each entry's index within its run of equal ids.
+
+    Applied to block segments it gives a block's position inside its packed segment (the SortNet
+    column it uses, as if the segment were alone); applied to token segment ids, a token's
+    position inside its segment.
+    """
+    ids = tf.convert_to_tensor(ids)
+    batch, n = tf.shape(ids)[0], tf.shape(ids)[1]
+    index = tf.broadcast_to(tf.range(n)[None, :], tf.shape(ids))
+    boundary = tf.concat([tf.ones_like(ids[:, :1], tf.bool), tf.not_equal(ids[:, 1:], ids[:, :-1])], axis=1)
+    run = tf.cumsum(tf.cast(boundary, tf.int32), axis=1) - 1 + tf.range(batch)[:, None] * n  # unique per row
+    first = tf.math.unsorted_segment_min(index, run, batch * n)
+    return index - tf.gather(first, run)

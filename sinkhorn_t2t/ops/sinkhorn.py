@@ -46,14 +46,21 @@ def sinkhorn(log_alpha, n_iters, mask=None, causal=False):
     Non-causal: `n_iters` rounds of row then column normalisation, `S^k = F_c(F_r(S^{k-1}))`;
     the result tends to a doubly stochastic matrix.
 
-    Causal (eq. 6): only entries `j < i` are allowed, and every step is itself causal. Each
-    round normalises columns with *cumulative* column sums (row i only sees rows <= i), then
-    rows; so row i depends on rows <= i only, every row i >= 1 sums to 1 (a convex combination
-    of earlier blocks) and row 0 is all zero.
+    Causal (3.3.2): the paper's mask M (eq. 6) hides the future during normalisation. Here the
+    support is strictly `j < i` (block i takes content only from earlier, complete blocks; its
+    own block is its local block), and each round first divides entry (i, j) by the sum of
+    column j over rows 0..i only (a cumulative column sum), then normalises rows. So row i
+    depends on rows <= i only, every row i >= 1 sums to 1 (a convex combination of earlier
+    blocks) and row 0 is all zero.
+
+    `n_iters=0` (Table 8, "N_k = 0"): no balancing. `S^0 = exp(R)` itself is unbounded (4.5e25
+    on LayerNorm'd inputs), so each row is normalised once instead (a softmax over its allowed
+    entries): every sorted block is then a convex combination of input blocks, as after
+    balancing, but columns are not constrained. Causal rows stay causal.
 
     Args:
       log_alpha: `[..., N, N]` float logits.
-      n_iters: Python int >= 0, number of balancing rounds (0 = no balancing, Table 8 row 6).
+      n_iters: Python int >= 0, number of balancing rounds.
       mask: optional bool `[..., N, N]` (broadcastable), True = entry allowed.
       causal: bool, causal Sinkhorn balancing.
 
@@ -70,6 +77,8 @@ def sinkhorn(log_alpha, n_iters, mask=None, causal=False):
     allowed = allowed_entries(x, mask, causal)
     if allowed is not None:
         x = tf.where(allowed, x, MASKED_LOG_VALUE)
+    if n_iters == 0:
+        return _normalize(x, allowed, axis=-1)
     for _ in range(n_iters):
         if causal:
             x = _normalize_columns_causal(x, allowed)

@@ -16,6 +16,8 @@ FACTORIES = {
                                                             sort_variant="mlp_relu", seed=7),
     "sinkhorn_sum_outputs": lambda causal: SinkhornAttention(HEADS, KEY_DIM, BLOCK, causal=causal,
                                                              combine="sum_outputs", share_kv=True, seed=7),
+    "sinkhorn_no_balancing": lambda causal: SinkhornAttention(HEADS, KEY_DIM, BLOCK, causal=causal, sinkhorn_iters=0,
+                                                              sort_variant="mlp", dropout=0.2, seed=7),
     "sortcut": lambda causal: SortCutAttention(HEADS, KEY_DIM, BLOCK, budget=2, dropout=0.2, seed=7),
 }
 CAUSAL_CAPABLE = [name for name in FACTORIES if name != "sortcut"]

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.layers.layer_cases import ALL_CASES, CAUSAL_CAPABLE, FACTORIES
+from tests.layers.layer_cases import ALL_CASES, BLOCK, CAUSAL_CAPABLE, FACTORIES
+from tests.layers.layer_reference import numpy_forward
+from tests.packed_layout import packed_segments
 
 BATCH, LENGTH, DIM = 2, 18, 8  # 18 is not a multiple of the block size: the layers pad inside
 
@@ -31,12 +33,15 @@ def _twin(layer, x, mask):
 
 
 @pytest.mark.parametrize("name,causal", ALL_CASES)
-def test_output_shape_and_finite(rng, name, causal):
+def test_outputs_match_a_numpy_recomputation(rng, name, causal):
+    """Inference output == the layer recomputed in NumPy from its weights; training output is
+    finite and differs (dropout, Gumbel noise)."""
     x, mask = _inputs(rng)
     layer = _built(name, causal, x, mask)
-    for training in (False, True):
-        y = layer(x, mask=mask, training=training).numpy()
-        assert y.shape == x.shape and np.isfinite(y).all()
+    y = layer(x, mask=mask, training=False).numpy()
+    np.testing.assert_allclose(y[mask], numpy_forward(layer, x, mask)[mask], atol=1e-4)
+    trained = layer(x, mask=mask, training=True).numpy()
+    assert np.isfinite(trained).all() and np.abs(trained[mask] - y[mask]).max() > 1e-4
 
 
 @pytest.mark.parametrize("training", [False, True])
@@ -140,3 +145,36 @@ def test_packed_segments_never_see_each_other(rng, name, causal, training):
         out = _twin(layer, x, None)(changed, segment_ids=seg, training=training).numpy()
         others = (seg != target) & (seg > 0)
         np.testing.assert_allclose(out[others], base[others], atol=1e-5, err_msg=f"segment {target} leaked")
+
+
+@pytest.mark.parametrize("name,causal", ALL_CASES)
+def test_packed_example_equals_the_example_alone(rng, name, causal):
+    """T2T's packing promise: every segment of a packed row (3 block-aligned segments of different
+    lengths, padding) gets the output the same layer gives it alone, within 1e-5."""
+    seg, spans = packed_segments(BLOCK, 48)
+    x = rng.normal(size=seg.shape + (DIM,)).astype("float32")
+    layer = _built(name, causal, x, None)
+    packed = layer(x, segment_ids=seg, training=False).numpy()
+    for row, start, n in spans:
+        alone = layer(x[row:row + 1, start:start + n], training=False).numpy()[0]
+        np.testing.assert_allclose(packed[row, start:start + n], alone, atol=1e-5, err_msg=f"row {row}, {start}")
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_packed_sorting_matrix_holds_each_segments_own_matrix(rng, causal):
+    """Relative SortNet columns: a segment's block of the packed sorting matrix is the matrix it
+    has alone, and blocks of different segments are never matched."""
+    seg, spans = packed_segments(BLOCK, 48)
+    x = rng.normal(size=seg.shape + (DIM,)).astype("float32")
+    layer = _built("sinkhorn", causal, x, None)
+    perm = layer.sorting_matrix(tf.constant(x), None, False, tf.constant(seg)).numpy()
+    inside = np.zeros(perm.shape, bool)
+    for row, start, n in spans:
+        a, m = start // BLOCK, -(-n // BLOCK)
+        alone_x = np.pad(x[row:row + 1, start:start + n], [(0, 0), (0, m * BLOCK - n), (0, 0)])
+        alone_mask = np.arange(m * BLOCK)[None] < n
+        alone = layer.sorting_matrix(tf.constant(alone_x), tf.constant(alone_mask), False).numpy()[0]
+        np.testing.assert_allclose(perm[row, :, a:a + m, a:a + m], alone, atol=1e-6)
+        inside[row, :, a:a + m, a:a + m] = True
+    real = np.repeat(np.repeat((seg.reshape(2, -1, BLOCK) > 0).any(-1)[:, None, :, None], 12, 3), 2, 1)
+    np.testing.assert_array_equal(perm[real & ~inside & np.swapaxes(real, 2, 3)], 0.0)

@@ -1,11 +1,12 @@
 """Sinkhorn / SortCut layers against a NumPy recomputation from their own weights."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sinkhorn_t2t.layers import (DenseAttention, LocalAttention, SinkhornAttention, SortCutAttention,
                                  SparseFixedAttention)
-from tests import numpy_reference as ref
+from tests.layers.layer_reference import numpy_forward
 
 B, L, D, H, K, BS = 2, 14, 6, 2, 3, 4  # L=14 pads to 16 inside the layers: 4 blocks
 
@@ -17,55 +18,15 @@ def _inputs(rng):
     return x, mask
 
 
-def _numpy_forward(layer, x, mask, causal=False, mixture=False, budget=None):
-    """Recomputes the layer in NumPy: pad, project, SortNet (linear), Sinkhorn, attention, output."""
-    pad = (-x.shape[1]) % BS
-    xp = np.pad(x, [(0, 0), (0, pad), (0, 0)])
-    mp = np.pad(mask, [(0, 0), (0, pad)])
-
-    def project(dense):
-        return np.einsum("bld,dhk->bhlk", xp, dense.kernel.numpy()) + dense.bias.numpy()[None, :, None, :]
-
-    q, k = project(layer._query_dense), project(layer._key_dense)
-    v = k if layer.share_kv else project(layer._value_dense)
-    nb = xp.shape[1] // BS
-    tokens = xp * mp[..., None]
-    if causal:
-        summary = np.stack([tokens[:, :i * BS + 1].sum(1) for i in range(nb)], 1)  # eq. 5
-    else:
-        summary = tokens.reshape(B, nb, BS, D).sum(2)  # eq. 2
-    net = layer.sort_net
-    logits = np.einsum("bnd,hdm->bhnm", summary, net.output_kernel.numpy()[:, :, :nb])
-    logits = (logits + net.output_bias.numpy()[None, :, None, :nb]) / layer.temperature
-    real_block = mp.reshape(B, nb, BS).any(-1)
-    perm = np.zeros_like(logits)
-    for b in range(B):
-        match = real_block[b][:, None] == real_block[b][None, :]  # padding blocks match padding blocks
-        for h in range(H):
-            if causal:
-                perm[b, h] = ref.causal_sinkhorn(logits[b, h], layer.sinkhorn_iters) * match
-            else:
-                perm[b, h] = ref.sinkhorn(logits[b, h], layer.sinkhorn_iters, mask=match)
-    if budget is None:
-        out = ref.sinkhorn_block_attention(q, k, v, perm, BS, causal=causal, key_mask=mp)
-    else:
-        out = ref.sortcut_attention(q, k, v, perm, BS, budget, key_mask=mp)
-    if mixture:
-        out = out + ref.masked_attention(q, k, v, lambda i, j: j <= i or not causal, mp)
-    dense = layer._output_dense
-    y = np.einsum("bhlk,hkd->bld", out, dense.kernel.numpy()) + dense.bias.numpy()
-    return y[:, :x.shape[1]]
-
-
+@pytest.mark.parametrize("iters", [4, 0])
 @pytest.mark.parametrize("causal,mixture,share_kv", [(False, False, False), (True, False, False),
                                                      (False, True, True), (True, True, False)])
-def test_sinkhorn_layer_matches_numpy(rng, causal, mixture, share_kv):
+def test_sinkhorn_layer_matches_numpy(rng, causal, mixture, share_kv, iters):
     x, mask = _inputs(rng)
-    layer = SinkhornAttention(H, K, BS, sinkhorn_iters=4, temperature=0.5, causal=causal, mixture=mixture,
+    layer = SinkhornAttention(H, K, BS, sinkhorn_iters=iters, temperature=0.5, causal=causal, mixture=mixture,
                               share_kv=share_kv)
     y = layer(x, mask=mask).numpy()
-    expected = _numpy_forward(layer, x, mask, causal=causal, mixture=mixture)
-    np.testing.assert_allclose(y[mask], expected[mask], atol=1e-4)
+    np.testing.assert_allclose(y[mask], numpy_forward(layer, x, mask)[mask], atol=1e-4)
 
 
 @pytest.mark.parametrize("budget", [1, 3])
@@ -73,16 +34,63 @@ def test_sortcut_layer_matches_numpy(rng, budget):
     x, mask = _inputs(rng)
     layer = SortCutAttention(H, K, BS, budget=budget, sinkhorn_iters=6)
     y = layer(x, mask=mask).numpy()
-    np.testing.assert_allclose(y[mask], _numpy_forward(layer, x, mask, budget=budget)[mask], atol=1e-4)
+    np.testing.assert_allclose(y[mask], numpy_forward(layer, x, mask)[mask], atol=1e-4)
 
 
 def test_gumbel_noise_only_in_training(rng):
     x, mask = _inputs(rng)
     layer = SinkhornAttention(H, K, BS, seed=3)
-    np.testing.assert_array_equal(layer(x, mask=mask).numpy(), layer(x, mask=mask, training=False).numpy())
-    assert np.abs(layer(x, training=True).numpy() - layer(x, training=True).numpy()).max() > 1e-4
+    layer(x, mask=mask, training=True)
+    expected = numpy_forward(layer, x, mask)  # noise-free, computed independently
+    for training in (None, False):
+        np.testing.assert_allclose(layer(x, mask=mask, training=training).numpy()[mask], expected[mask], atol=1e-4)
+    noisy = layer(x, mask=mask, training=True).numpy()
+    assert np.abs(noisy - layer(x, mask=mask, training=True).numpy()).max() > 1e-4
+    assert np.abs(noisy[mask] - expected[mask]).max() > 1e-4
     quiet = SinkhornAttention(H, K, BS, gumbel_noise=False)
-    np.testing.assert_array_equal(quiet(x, training=True).numpy(), quiet(x, training=False).numpy())
+    quiet(x, mask=mask)
+    np.testing.assert_allclose(quiet(x, mask=mask, training=True).numpy()[mask], numpy_forward(quiet, x, mask)[mask],
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_no_balancing_is_finite_for_large_inputs(rng, causal):
+    """N_k = 0 (Table 8): rows normalised once, finite outputs and gradients at input norm 100."""
+    x = rng.normal(size=(2, 64, 16)).astype("float32")
+    x = 100.0 * x / np.linalg.norm(x, axis=-1, keepdims=True)
+    layer = SinkhornAttention(4, 4, 8, sinkhorn_iters=0, temperature=0.25, causal=causal, sort_variant="mlp", seed=1)
+    layer(x)
+    perm = layer.sorting_matrix(tf.constant(x), None, training=True).numpy()
+    assert np.isfinite(perm).all()
+    np.testing.assert_allclose(perm.sum(-1)[..., 1 if causal else 0:], 1.0, atol=1e-4)  # rows are convex weights
+    for training in (False, True):
+        with tf.GradientTape() as tape:
+            y = layer(x, training=training)
+            loss = tf.reduce_sum(tf.square(y))
+        grads = tape.gradient(loss, layer.trainable_variables)
+        assert np.isfinite(y.numpy()).all() and np.abs(y.numpy()).max() > 0
+        assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+
+
+@pytest.mark.parametrize("variant", ["linear", "mlp", "linear_relu", "mlp_relu"])
+@pytest.mark.parametrize("causal,iters", [(False, 5), (True, 5), (True, 0)])
+def test_every_sort_net_weight_learns(rng, causal, iters, variant):
+    """No weight that balancing cancels: the causal column bias is dropped where it would get no
+    gradient (causal balancing divides by running column sums), kept where it matters."""
+    keras.utils.set_random_seed(0)
+    x = rng.normal(size=(2, 32, D)).astype("float32")
+    layer = SinkhornAttention(H, K, BS, causal=causal, sinkhorn_iters=iters, sort_variant=variant, gumbel_noise=False)
+    layer(x)
+    cancelled = causal and iters > 0 and not variant.endswith("relu")
+    assert (layer.sort_net.output_bias is None) == cancelled
+    weights = rng.normal(size=(2, H, 8, 8)).astype("float32")
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer.sorting_matrix(tf.constant(x), None, training=True) * weights)
+    variables = layer.sort_net.trainable_variables
+    grads = dict(zip([v.path.split("/")[-1] for v in variables], tape.gradient(loss, variables)))
+    scale = np.abs(grads["output_kernel"].numpy()).max()
+    for name, grad in grads.items():  # a cancelled weight's gradient is float noise, ~1e-7 of the kernel's
+        assert grad is not None and np.abs(grad.numpy()).max() > 1e-4 * scale, name
 
 
 @pytest.mark.parametrize("make", [lambda: SinkhornAttention(H, K, BS), lambda: SinkhornAttention(H, K, BS, causal=True),

@@ -62,16 +62,74 @@ def test_one_block_equals_dense_attention(rng):
     np.testing.assert_allclose(ops.dense_attention(q, k, v).numpy(), dense, atol=2e-5)
 
 
-def test_causal_block_attention_ignores_the_future(rng):
+@pytest.mark.parametrize("combine", ops.COMBINE_MODES)
+def test_causal_block_attention_ignores_the_future(rng, combine):
+    """Future tokens change q, k, v *and* the sorting logits of later blocks (a causal SortNet row
+    i sees tokens up to block i's first token); balancing and attention must keep the past."""
     q, k, v = _qkv(rng)
-    perm = _perm(rng, "soft")  # non-causal on purpose: the op must still only use blocks j < i
-    base = ops.sinkhorn_block_attention(q, k, v, perm, BS, causal=True).numpy()
+    logits = rng.normal(size=(B, H, NB, NB)).astype("float32") * 2
+
+    def run(q, k, v, logits):
+        perm = np.exp(ops.sinkhorn(logits, 5, causal=True).numpy())
+        return ops.sinkhorn_block_attention(q, k, v, perm, BS, causal=True, combine=combine).numpy()
+
+    base = run(q, k, v, logits)
     for t in range(L - 1):
-        k2, v2 = k.copy(), v.copy()
-        k2[:, :, t + 1:] += 3.0
-        v2[:, :, t + 1:] -= 3.0
-        out = ops.sinkhorn_block_attention(q, k2, v2, perm, BS, causal=True).numpy()
-        np.testing.assert_allclose(out[:, :, :t + 1], base[:, :, :t + 1], atol=1e-6)
+        q2, k2, v2, logits2 = q.copy(), k.copy(), v.copy(), logits.copy()
+        for x in (q2, k2, v2):
+            x[:, :, t + 1:] += rng.normal(size=x[:, :, t + 1:].shape) * 3
+        logits2[:, :, t // BS + 1:] += rng.normal(size=logits2[:, :, t // BS + 1:].shape) * 3
+        np.testing.assert_allclose(run(q2, k2, v2, logits2)[:, :, :t + 1], base[:, :, :t + 1], atol=1e-5)
+
+
+def test_causal_sum_scores_first_block_is_causal_local_attention(rng):
+    """Block 0 has no sorted part: under sum_scores it attends to its causal local keys alone."""
+    q, k, v = _qkv(rng)
+    out = ops.sinkhorn_block_attention(q, k, v, _perm(rng, "soft"), BS, causal=True, combine="sum_scores").numpy()
+    expected = ref.masked_attention(q, k, v, lambda i, j: j <= i and j // BS == i // BS)
+    np.testing.assert_allclose(out[:, :, :BS], expected[:, :, :BS], atol=2e-5)
+    assert np.abs(out[:, :, :BS]).max() > 0.1
+
+
+# Hand-computed cases: 3 blocks of 2 tokens, head dim 1, q = ln 3 everywhere, keys in {0, 1}, so
+# key weights are powers of 3. Non-causal perm: output block 0 <- block 2, 1 <- 0, 2 <- 1; causal
+# perm: 1 <- 0, 2 <- 1 (row 0 empty). Expected outputs per token, worked out by hand, e.g.
+# concat block 0: local (k 1, 0; v 1, 2) and sorted block 2 (k 1, 1; v 5, 6): weights 3, 1, 3, 3,
+# (3*1 + 1*2 + 3*5 + 3*6) / 10 = 3.8.
+HAND_K = [1, 0, 0, 1, 1, 1]
+HAND_V = [1, 2, 3, 4, 5, 6]
+HAND_PERM = {False: [[0, 0, 1], [1, 0, 0], [0, 1, 0]], True: [[0, 0, 0], [1, 0, 0], [0, 1, 0]]}
+HAND_EXPECTED = {
+    ("concat", False): [3.8, 3.8, 2.5, 2.5, 4.8, 4.8],
+    ("sum_scores", False): [5.25, 5.25, 1.5, 1.5, 3.75, 3.75],
+    ("sum_outputs", False): [6.75, 6.75, 5.0, 5.0, 9.25, 9.25],
+    ("concat", True): [1.0, 1.25, 1.6, 2.5, 30 / 7, 4.8],
+    ("sum_scores", True): [1.0, 1.25, 1.0, 1.5, 3.0, 3.75],
+    ("sum_outputs", True): [1.0, 1.25, 4.25, 5.0, 8.75, 9.25],
+}
+
+
+@pytest.mark.parametrize("combine,causal", sorted(HAND_EXPECTED))
+def test_hand_computed_block_attention(combine, causal):
+    q = np.full((1, 1, 6, 1), np.log(3.0), np.float32)
+    k = np.array(HAND_K, np.float32).reshape(1, 1, 6, 1)
+    v = np.array(HAND_V, np.float32).reshape(1, 1, 6, 1)
+    perm = np.array(HAND_PERM[causal], np.float32)[None, None]
+    out = ops.sinkhorn_block_attention(q, k, v, perm, 2, causal=causal, combine=combine).numpy()
+    np.testing.assert_allclose(out[0, 0, :, 0], HAND_EXPECTED[combine, causal], atol=1e-5)
+    np.testing.assert_allclose(ref.sinkhorn_block_attention(q, k, v, perm, 2, causal=causal, combine=combine)[0, 0, :, 0],
+                               HAND_EXPECTED[combine, causal], atol=1e-5)
+
+
+def test_hand_computed_sortcut():
+    """Budget 1 under the non-causal perm: every query sees block 2 (k 1, 1; v 5, 6): 5.5.
+    Budget 2 adds block 0 (k 1, 0; v 1, 2): weights 3, 3, 3, 1, (15 + 18 + 3 + 2) / 10 = 3.8."""
+    q = np.full((1, 1, 6, 1), np.log(3.0), np.float32)
+    k = np.array(HAND_K, np.float32).reshape(1, 1, 6, 1)
+    v = np.array(HAND_V, np.float32).reshape(1, 1, 6, 1)
+    perm = np.array(HAND_PERM[False], np.float32)[None, None]
+    np.testing.assert_allclose(ops.sortcut_attention(q, k, v, perm, 2, 1).numpy().ravel(), [5.5] * 6, atol=1e-5)
+    np.testing.assert_allclose(ops.sortcut_attention(q, k, v, perm, 2, 2).numpy().ravel(), [3.8] * 6, atol=1e-5)
 
 
 @pytest.mark.parametrize("with_mask", [False, True])
