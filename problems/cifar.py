@@ -23,10 +23,12 @@ def cifar10_images(problem_name, tmp_dir, split):
         for ex in examples:
             yield np.asarray(ex["image"], np.uint8), int(ex["label"])
         return
+    sources.extract_release(tmp_dir, "cifar-10-python.tar.gz", PICKLE_DIR)
     names = TRAIN_BATCHES if split == DatasetSplit.TRAIN else TEST_BATCHES
     paths = [os.path.join(tmp_dir, PICKLE_DIR, n) for n in names]
     if not all(os.path.exists(p) for p in paths):
-        raise sources.missing(problem_name, "cifar10", tmp_dir, f"{PICKLE_DIR}/{{{','.join(TRAIN_BATCHES)},test_batch}}")
+        raise sources.missing(problem_name, "cifar10", tmp_dir, f"{PICKLE_DIR}/{{{','.join(TRAIN_BATCHES)},test_batch}}",
+                              "cifar-10-python.tar.gz")
     for path in paths:
         with open(path, "rb") as f:
             batch = pickle.load(f, encoding="bytes")

@@ -9,6 +9,7 @@ from sinkhorn_t2t.data.text_problems import Text2SelfProblem, VocabType
 from sinkhorn_t2t.registry import register_problem
 
 LM1B_DIR = "1-billion-word-language-modeling-benchmark-r13output"
+LM1B_ARCHIVE = LM1B_DIR + ".tar.gz"
 TRAIN_GLOB = os.path.join(LM1B_DIR, "training-monolingual.tokenized.shuffled", "news.en-000??-of-00100")
 DEV_FILE = os.path.join(LM1B_DIR, "heldout-monolingual.tokenized.shuffled", "news.en.heldout-00000-of-00050")
 
@@ -21,12 +22,13 @@ def lm1b_sentences(problem_name, tmp_dir, split):
         for ex in examples:
             yield sources.text(ex["text"])
         return
+    sources.extract_release(tmp_dir, LM1B_ARCHIVE, LM1B_DIR)
     if split == DatasetSplit.TRAIN:
         files = [f for f in sorted(glob.glob(os.path.join(tmp_dir, TRAIN_GLOB))) if not f.endswith("00000-of-00100")]
     else:
         files = [p for p in [os.path.join(tmp_dir, DEV_FILE)] if os.path.exists(p)]
     if not files:
-        raise sources.missing(problem_name, "lm1b", tmp_dir, f"{TRAIN_GLOB} and {DEV_FILE}")
+        raise sources.missing(problem_name, "lm1b", tmp_dir, f"{TRAIN_GLOB} and {DEV_FILE}", LM1B_ARCHIVE)
     for path in files:
         with open(path, encoding="utf-8") as f:
             for line in f:
@@ -57,10 +59,9 @@ class LanguagemodelLm1b32k(Text2SelfProblem):
 @register_problem
 class LanguagemodelLm1b32kPacked(LanguagemodelLm1b32k):
     """Packed rows of 256 subword tokens (T2T's TPU setting), reusing languagemodel_lm1b32k's
-    vocabulary; examples aligned to 64-token blocks (so to blocks of 16, 32 and 64)."""
+    vocabulary."""
 
     packed_length = 256
-    packed_block_size = 64
 
     def vocab_dataset_filename(self):
         return "languagemodel_lm1b32k"
@@ -78,7 +79,6 @@ class LanguagemodelLm1bCharacters(LanguagemodelLm1b32k):
 
 @register_problem
 class LanguagemodelLm1bCharactersPacked(LanguagemodelLm1bCharacters):
-    """Packed rows of 1024 bytes, examples aligned to 128-byte blocks."""
+    """Packed rows of 1024 bytes."""
 
     packed_length = 1024
-    packed_block_size = 128

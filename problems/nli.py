@@ -22,9 +22,11 @@ def nli_pairs(problem_name, tfds_name, tfds_split, jsonl_path, tmp_dir):
                 yield (sources.text(ex["premise"]), sources.text(ex["hypothesis"]),
                        LABELS.index(TFDS_LABELS[int(ex["label"])]))
         return
+    release = jsonl_path.split(os.sep)[0]  # snli_1.0 / multinli_1.0, released as <name>.zip
+    sources.extract_release(tmp_dir, release + ".zip", release)
     path = os.path.join(tmp_dir, jsonl_path)
     if not os.path.exists(path):
-        raise sources.missing(problem_name, tfds_name, tmp_dir, jsonl_path)
+        raise sources.missing(problem_name, tfds_name, tmp_dir, jsonl_path, release + ".zip")
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.strip():

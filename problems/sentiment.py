@@ -18,10 +18,12 @@ def imdb_reviews(problem_name, tmp_dir, split):
         for ex in examples:
             yield sources.text(ex["text"]), int(ex["label"])
         return
+    sources.extract_release(tmp_dir, "aclImdb_v1.tar.gz", "aclImdb")
     root = os.path.join(tmp_dir, "aclImdb", tfds_split)
     files = {label: sorted(glob.glob(os.path.join(root, name, "*.txt"))) for label, name in ((0, "neg"), (1, "pos"))}
     if not files[0] and not files[1]:
-        raise sources.missing(problem_name, "imdb_reviews", tmp_dir, "aclImdb/{train,test}/{pos,neg}/*.txt")
+        raise sources.missing(problem_name, "imdb_reviews", tmp_dir, "aclImdb/{train,test}/{pos,neg}/*.txt",
+                              "aclImdb_v1.tar.gz")
     for label in (0, 1):
         for path in files[label]:
             with open(path, encoding="utf-8") as f:
@@ -36,9 +38,10 @@ def sst2_sentences(problem_name, tmp_dir, split):
         for ex in examples:
             yield sources.text(ex["sentence"]), int(ex["label"])
         return
+    sources.extract_release(tmp_dir, "SST-2.zip", "SST-2")
     path = os.path.join(tmp_dir, "SST-2", "train.tsv" if split == DatasetSplit.TRAIN else "dev.tsv")
     if not os.path.exists(path):
-        raise sources.missing(problem_name, "glue/sst2", tmp_dir, "SST-2/train.tsv and SST-2/dev.tsv")
+        raise sources.missing(problem_name, "glue/sst2", tmp_dir, "SST-2/train.tsv and SST-2/dev.tsv", "SST-2.zip")
     with open(path, encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
             yield row["sentence"].strip(), int(row["label"])

@@ -1,13 +1,22 @@
 """Flags and set-up shared by t2t-datagen, t2t-trainer, t2t-decoder and t2t-eval.
 
 The flag names and defaults are T2T's (`tensor2tensor/utils/flags.py`, `bin/t2t_trainer.py`).
-A wrong or missing flag value ends the tool with one line naming the flag, exit code 2.
+Every failure is one line on stderr: a wrong or missing flag value names the flag (exit code 2);
+damaged data, damaged checkpoints, a busy output dir or memory that ran out say what and where
+(exit code 1); anything unexpected prints a short message and the path of a log file holding the
+full traceback (exit code 1).
 """
+import atexit
+import datetime
+import fcntl
 import importlib
 import json
 import os
+import socket
 import sys
 import tempfile
+import traceback
+import warnings
 
 from absl import flags
 
@@ -54,12 +63,57 @@ class UsageError(Exception):
     """A bad flag value: printed as one line, exit code 2."""
 
 
+class ToolError(Exception):
+    """A run that cannot go on (damaged state, busy output dir): printed as one line, exit code 1."""
+
+
 def tool_name():
     return os.path.basename(sys.argv[0]) or "t2t"
 
 
+def _runtime_errors():
+    from sinkhorn_t2t.training.checkpoints import CheckpointError
+    from sinkhorn_t2t.training.trainer import DataError
+
+    return ToolError, CheckpointError, DataError
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _out_of_memory(err):
+    shape = ""
+    text = str(err)
+    if "shape[" in text:
+        shape = " (a tensor of shape[" + text.split("shape[", 1)[1].split("]", 1)[0] + "] did not fit)"
+    return (f"out of memory{shape}: lower --hparams batch_size (tokens per batch; examples for image problems), "
+            "max_length or the model's size; checkpoints already written are intact")
+
+
+def _log_internal_error():
+    """Writes the current traceback to a log file and returns its path."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for folder in (FLAGS.output_dir, FLAGS.data_dir, tempfile.gettempdir()):
+        if folder and os.path.isdir(os.path.expanduser(folder)):
+            path = os.path.join(os.path.expanduser(folder), f"{tool_name()}-error-{stamp}.log")
+            try:
+                with open(path, "w") as f:
+                    f.write(f"{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+                return path
+            except OSError:
+                continue
+    return None
+
+
 def run(main, argv=None):
-    """Parses flags and runs `main()`, turning usage errors into one line and exit code 2."""
+    """Parses flags and runs `main()`: one line and exit code 2 for usage errors, 1 for runtime
+    errors and out of memory; an unexpected error prints one line and where its traceback went."""
+    import tensorflow as tf
+
+    # Keras's note on a model whose build failed repeats the failure we report in one line.
+    warnings.filterwarnings("ignore", message=".*looks like it has unbuilt state")
     argv = list(sys.argv if argv is None else argv)
     try:
         FLAGS(argv)
@@ -76,6 +130,18 @@ def run(main, argv=None):
     except UsageError as err:
         print(f"{tool_name()}: error: {err}", file=sys.stderr)
         return 2
+    except _runtime_errors() as err:
+        print(f"{tool_name()}: error: {err}", file=sys.stderr)
+        return 1
+    except tf.errors.ResourceExhaustedError as err:
+        print(f"{tool_name()}: error: {_out_of_memory(err)}", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001  (anything else: short message, traceback to a file)
+        path = _log_internal_error()
+        where = f"full traceback in {path}" if path else "no folder was writable for the traceback"
+        print(f"{tool_name()}: internal error: {type(err).__name__}: {_first_line(err)[:300]} ({where})",
+              file=sys.stderr)
+        return 1
 
 
 def console_entry(main):
@@ -168,7 +234,6 @@ def _run_info():
 
 def save_run(output_dir, hparams):
     """Writes hparams.json and run.json (problem, model, hparams_set) into output_dir."""
-    os.makedirs(output_dir, exist_ok=True)
     with open(os.path.join(output_dir, "hparams.json"), "w") as f:
         f.write(hparams.to_json(indent=1))
     with open(os.path.join(output_dir, "run.json"), "w") as f:
@@ -198,6 +263,76 @@ def check_data_dir(problem):
     if not os.path.isdir(os.path.expanduser(FLAGS.data_dir)):
         raise UsageError(f"--data_dir {FLAGS.data_dir} does not exist: run t2t-datagen --problem={problem.name} "
                          f"--data_dir={FLAGS.data_dir} first, or pass --generate_data.")
+
+
+def ensure_dir(path, flag):
+    """Creates `path` if needed and checks it can be written; a flag error naming it otherwise."""
+    path = os.path.expanduser(path)
+    if "://" in path:  # gs://, ...: TensorFlow's file system
+        import tensorflow as tf
+
+        tf.io.gfile.makedirs(path)
+        return path
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        verb = "written" if os.path.isdir(path) else "created"
+        reason = err.strerror or str(err)
+        if isinstance(err, (NotADirectoryError, FileExistsError)) or not os.path.isdir(os.path.dirname(path) or "."):
+            reason = f"{reason}: a part of the path is a file, not a folder"
+        raise UsageError(f"--{flag} {path} cannot be {verb} ({reason}).") from None
+    return path
+
+
+_HELD_LOCKS = []
+
+
+def lock_output_dir(output_dir):
+    """Makes this process the only trainer of `output_dir` until it exits.
+
+    The lock is an `flock` on `output_dir/.t2t-trainer.lock`, which the kernel drops when the
+    process ends, however it ends: a lock left by a killed run is simply taken over. The file
+    names the holder (pid, host, start time) for the message a second trainer prints.
+    """
+    path = os.path.join(output_dir, ".t2t-trainer.lock")
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown process"
+        handle.close()
+        raise ToolError(f"--output_dir {output_dir} is in use by another t2t-trainer ({holder}); wait for it to "
+                        "finish, stop it, or use another --output_dir.") from None
+    handle.seek(0)
+    previous = handle.read().strip()
+    if previous:
+        print(f"taking over --output_dir from a run that ended without releasing it ({previous})", flush=True)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {datetime.datetime.now():%Y-%m-%d %H:%M:%S}")
+    handle.flush()
+    _HELD_LOCKS.append(handle)
+
+    def release():
+        handle.seek(0)
+        handle.truncate()
+        handle.close()
+
+    atexit.register(release)
+
+
+def is_chief():
+    """True unless `TF_CONFIG` makes this process a non-chief worker (which writes no checkpoints)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task, cluster = config.get("task", {}), config.get("cluster", {})
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type", "worker") == "worker" and int(task.get("index", 0)) == 0
 
 
 def set_seed():

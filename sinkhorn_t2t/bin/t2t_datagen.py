@@ -1,10 +1,10 @@
 """t2t-datagen: generate a problem's data into --data_dir (T2T's sharded TFRecords)."""
 import fnmatch
-import os
 
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.bin import common
 from sinkhorn_t2t.bin.common import FLAGS, UsageError
+from sinkhorn_t2t.data.sources import UnsafeArchiveError
 
 
 def selected_problems(spec):
@@ -26,15 +26,13 @@ def main():
     common.require("problem", "data_dir")
     problems = selected_problems(FLAGS.problem)
     common.set_seed()
-    data_dir = os.path.expanduser(FLAGS.data_dir)
-    tmp_dir = os.path.expanduser(FLAGS.tmp_dir)
-    os.makedirs(data_dir, exist_ok=True)
-    os.makedirs(tmp_dir, exist_ok=True)
+    data_dir = common.ensure_dir(FLAGS.data_dir, "data_dir")
+    tmp_dir = common.ensure_dir(FLAGS.tmp_dir, "tmp_dir")
     for problem in problems:
         print(f"generating data for {problem.name} into {data_dir}", flush=True)
         try:
             problem.generate_data(data_dir, tmp_dir)
-        except FileNotFoundError as err:
+        except (FileNotFoundError, UnsafeArchiveError) as err:
             raise UsageError(f"--problem={problem.name}: {err}") from None
     print("done", flush=True)
 

@@ -2,7 +2,6 @@
 from sinkhorn_t2t.bin import common
 from sinkhorn_t2t.bin.common import FLAGS, UsageError
 from sinkhorn_t2t.bin.t2t_trainer import build_trainer
-from sinkhorn_t2t.training.trainer import DataError
 
 
 def main():
@@ -11,7 +10,7 @@ def main():
         raise UsageError(f"--output_dir {FLAGS.output_dir} has no checkpoint: train first (t2t-trainer).")
     try:
         trainer.evaluate(FLAGS.eval_steps, "test" if FLAGS.eval_use_test_set else "eval")
-    except (DataError, FileNotFoundError) as err:
+    except FileNotFoundError as err:
         raise UsageError(str(err)) from None
 
 

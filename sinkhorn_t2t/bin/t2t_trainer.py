@@ -4,9 +4,10 @@ import os
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.bin import common
 from sinkhorn_t2t.bin.common import FLAGS, UsageError
+from sinkhorn_t2t.data.sources import UnsafeArchiveError
 from sinkhorn_t2t.models.transformer import HParamsError
 from sinkhorn_t2t.training.strategy import StrategyError, pick_strategy
-from sinkhorn_t2t.training.trainer import DataError, Trainer
+from sinkhorn_t2t.training.trainer import Trainer
 
 
 def build_trainer(for_training, train_steps=0):
@@ -17,12 +18,20 @@ def build_trainer(for_training, train_steps=0):
     model_name = common.resolve("model")
     common.lookup("model", model_name, "model")
     output_dir = os.path.expanduser(FLAGS.output_dir)
+    if for_training:
+        common.ensure_dir(output_dir, "output_dir")
+        if common.is_chief():
+            common.lock_output_dir(output_dir)
+    elif not os.path.isdir(output_dir):
+        raise UsageError(f"--output_dir {output_dir} does not exist: train a model there first (t2t-trainer).")
     hparams = common.create_hparams(output_dir, for_training)
     if for_training and FLAGS.generate_data:
         common.require("data_dir")
-        os.makedirs(FLAGS.data_dir, exist_ok=True)
-        os.makedirs(FLAGS.tmp_dir, exist_ok=True)
-        problem.generate_data(FLAGS.data_dir, FLAGS.tmp_dir)
+        try:
+            problem.generate_data(common.ensure_dir(FLAGS.data_dir, "data_dir"),
+                                  common.ensure_dir(FLAGS.tmp_dir, "tmp_dir"))
+        except (FileNotFoundError, UnsafeArchiveError) as err:
+            raise UsageError(f"--generate_data for --problem={problem.name}: {err}") from None
     common.check_data_dir(problem)
     common.set_seed()
     try:
@@ -46,6 +55,9 @@ def main():
         raise UsageError(f"--train_steps must be > 0, got {FLAGS.train_steps}.")
     if FLAGS.local_eval_frequency <= 0:
         raise UsageError(f"--local_eval_frequency must be > 0, got {FLAGS.local_eval_frequency}.")
+    if FLAGS.keep_checkpoint_max < 2:
+        raise UsageError(f"--keep_checkpoint_max must be >= 2 (an intact checkpoint to fall back to when the newest "
+                         f"is damaged), got {FLAGS.keep_checkpoint_max}.")
     trainer = build_trainer(for_training=True, train_steps=FLAGS.train_steps)
     try:
         if FLAGS.schedule == "evaluate":
@@ -58,7 +70,7 @@ def main():
                       log_every=FLAGS.log_step_count_steps, eval_every=eval_every, eval_steps=FLAGS.eval_steps)
         if FLAGS.schedule != "train":
             trainer.evaluate(FLAGS.eval_steps, _eval_mode())
-    except (DataError, FileNotFoundError) as err:
+    except FileNotFoundError as err:  # no data where --data_dir points (a corrupt record is a DataError: exit 1)
         raise UsageError(str(err)) from None
 
 

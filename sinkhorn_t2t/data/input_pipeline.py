@@ -20,11 +20,58 @@ def example_length(example):
     return tf.reduce_max(tf.stack(lengths))
 
 
+def align_packed_rows(dataset, block_size, packed_length):
+    """Re-packs T2T's packed LM rows so that every example starts on a block boundary.
+
+    The data dir holds T2T's packing (examples back to back, rows as full as possible). Models
+    that sort blocks (Sinkhorn, SortCut) need blocks that never mix two examples; for them the
+    rows are unpacked here and packed again, next fit, each example padded to a multiple of
+    `block_size`. Output rows are `packed_length` long (static shapes), `targets`,
+    `targets_segmentation` (1, 2, ...; 0 = padding) and `targets_position` (restarting at 0).
+    """
+    if packed_length % block_size:
+        raise ValueError(f"packed length {packed_length} is not a multiple of the block size {block_size}.")
+
+    def examples(row):
+        seg = tf.cast(row["targets_segmentation"], tf.int32)
+        return tf.data.Dataset.range(1, tf.cast(tf.reduce_max(seg), tf.int64) + 1).map(
+            lambda number: (tf.boolean_mask(row["targets"], tf.equal(seg, tf.cast(number, tf.int32))), False))
+
+    empty = tf.zeros([packed_length], tf.int32)
+
+    def place(state, element):
+        """Next fit: emits the open row when the example does not fit, then opens a new one."""
+        targets, segments, positions, fill, count = state
+        tokens, is_flush = element
+        tokens = tf.cast(tokens, tf.int32)
+        n = tf.shape(tokens)[0]
+        size = (n + block_size - 1) // block_size * block_size
+        emit = tf.logical_and(count > 0, tf.logical_or(is_flush, fill + size > packed_length))
+        out = (targets, segments, positions)
+        targets, segments, positions, fill, count = tuple(
+            tf.where(emit, fresh, kept) for fresh, kept in zip((empty, empty, empty, 0, 0),
+                                                              (targets, segments, positions, fill, count)))
+        index = fill + tf.range(n)[:, None]
+        add = tf.logical_not(is_flush)
+        targets = tf.where(add, tf.tensor_scatter_nd_update(targets, index, tokens), targets)
+        segments = tf.where(add, tf.tensor_scatter_nd_update(segments, index, tf.fill([n], count + 1)), segments)
+        positions = tf.where(add, tf.tensor_scatter_nd_update(positions, index, tf.range(n)), positions)
+        fill, count = tf.where(add, fill + size, fill), tf.where(add, count + 1, count)
+        return (targets, segments, positions, fill, count), (emit, out)
+
+    flush = tf.data.Dataset.from_tensors((tf.zeros([0], tf.int64), tf.constant(True)))
+    state = (empty, empty, empty, tf.constant(0), tf.constant(0))
+    rows = dataset.flat_map(examples).concatenate(flush).scan(state, place)
+    return rows.filter(lambda emit, _: emit).map(lambda _, row: {
+        "targets": row[0], "targets_segmentation": row[1], "targets_position": row[2]})
+
+
 def _to_int32(example):
     return {k: tf.cast(v, tf.int32) for k, v in example.items()}
 
 
-def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_replicas=1, seed=None):
+def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_replicas=1, seed=None,
+                  drop_long=False, align_blocks=None):
     """Batches an unbatched problem dataset.
 
     Args:
@@ -35,12 +82,18 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
         evaluation keeps them unless `eval_drop_long_sequences` (or shapes are fixed).
       fixed_shapes: pad every feature to `max_length` and drop the remainder (TPU / XLA).
       num_replicas: batch sizes are per replica, as T2T's are per core.
+      drop_long: drop examples longer than `max_length` in evaluation too (models whose
+        attention has a fixed longest input: Sinkhorn, SortCut).
+      align_blocks: block size to which packed rows are re-aligned (`align_packed_rows`), for
+        models that sort blocks; None keeps T2T's rows as written.
     """
     max_length = problem.max_length(hparams)
     training = mode == DatasetSplit.TRAIN
     fixed_shapes = fixed_shapes or hparams.use_fixed_batch_size
+    if align_blocks and getattr(problem, "packed_length", None):
+        dataset = align_packed_rows(dataset, align_blocks, problem.packed_length)
     dataset = dataset.map(_to_int32)
-    if training or fixed_shapes or hparams.eval_drop_long_sequences:
+    if training or fixed_shapes or drop_long or hparams.eval_drop_long_sequences:
         dataset = dataset.filter(lambda ex: example_length(ex) <= max_length)
     if training:
         dataset = dataset.shuffle(hparams.get("batch_shuffle_size", 512) * 4, seed=seed,

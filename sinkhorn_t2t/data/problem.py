@@ -111,6 +111,16 @@ class Problem:
                 "or pass --generate_data to t2t-trainer.")
         return files
 
+    def first_corrupt_file(self, data_dir, mode):
+        """`(path, reason)` of the first `mode` file whose records do not read back as examples
+        (a truncated or overwritten shard), or None when all do. Reads every record."""
+        for path in self.data_files(data_dir, mode):
+            try:
+                tf.data.TFRecordDataset(path).map(self.decode_example).reduce(0, lambda count, _: count + 1)
+            except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+                return path, str(err).strip().splitlines()[0]
+        return None
+
     def decode_example(self, serialized):
         parsed = tf.io.parse_single_example(serialized, self.example_reading_spec())
         return {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v for k, v in parsed.items()}

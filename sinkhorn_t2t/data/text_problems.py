@@ -29,7 +29,6 @@ class Text2TextProblem(Problem):
     oov_token = None
     packed_length = None  # T2T's packed (TPU) setting: rows of this length with segments
     packed_spacing = 0
-    packed_block_size = 1  # each packed example is padded to a multiple of this (block alignment)
     is_generate_per_split = True
 
     @property
@@ -112,8 +111,19 @@ class Text2TextProblem(Problem):
         examples = self.generate_encoded_samples(data_dir, tmp_dir, dataset_split)
         if not self.packed_length:
             return examples
-        return pack_examples(examples, self.has_inputs, self.packed_length, self.packed_block_size,
-                             self.packed_spacing, chop_long_sequences=not self.has_inputs)
+        rows = pack_examples(examples, self.has_inputs, self.packed_length, spacing=self.packed_spacing,
+                             chop_long_sequences=not self.has_inputs)
+        return self._reporting_fill(rows, dataset_split)
+
+    def _reporting_fill(self, rows, split):
+        """Passes packed rows through and prints their real-token fill ratio at the end."""
+        count = real = 0
+        for row in rows:
+            count += 1
+            real += sum(1 for s in row["targets_segmentation"] if s > 0)
+            yield row
+        print(f"{self.name} {split}: {count} packed rows of {self.packed_length} tokens, real-token fill ratio "
+              f"{real / max(count * self.packed_length, 1):.3f}", flush=True)
 
     def example_reading_spec(self):
         spec = {key: tf.io.VarLenFeature(tf.int64) for key in self.text_features}
@@ -171,10 +181,18 @@ class Text2ClassProblem(Text2TextProblem):
 
     max_input_length = 0  # truncation of the encoded inputs (0: none)
 
+    def input_limit(self, hparams):
+        """Inputs are cut to this many ids, in training and evaluation: the problem's
+        `max_input_length` and the model's length, whichever is shorter (as the paper cut its
+        inputs; T2T-written data dirs hold whole reviews)."""
+        limits = [n for n in (self.max_input_length, self.max_length(hparams) if hparams is not None else 0) if n]
+        return min(limits) if limits else 0
+
     def preprocess_example(self, example, mode, hparams):
         example = super().preprocess_example(example, mode, hparams)
-        if self.max_input_length:
-            example["inputs"] = example["inputs"][:self.max_input_length]
+        limit = self.input_limit(hparams)
+        if limit:
+            example["inputs"] = example["inputs"][:limit]
         return example
 
     def assemble(self, sample, ids):

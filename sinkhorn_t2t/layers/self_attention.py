@@ -22,7 +22,8 @@ class SelfAttention(keras.layers.Layer):
 
     Args:
       num_heads: number of attention heads H.
-      key_dim: size of each head D.
+      key_dim: size of each head's queries and keys D.
+      value_dim: size of each head's values Dv (None: `key_dim`; T2T's `attention_value_channels`).
       dropout: dropout rate on the attention weights (training only).
       share_kv: tie keys and values, `V = K` (Table 8 row 5).
       seed: seed for dropout and noise, for reproducible training-mode calls.
@@ -41,35 +42,41 @@ class SelfAttention(keras.layers.Layer):
 
     pad_multiple = 1
 
-    def __init__(self, num_heads, key_dim, dropout=0.0, share_kv=False, seed=None, **kwargs):
+    def __init__(self, num_heads, key_dim, dropout=0.0, share_kv=False, seed=None, value_dim=None, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
         check_positive_int(name, "num_heads", num_heads)
         check_positive_int(name, "key_dim", key_dim)
+        if value_dim is not None:
+            check_positive_int(name, "value_dim", value_dim)
+            if share_kv and value_dim != key_dim:
+                raise ValueError(f"{name}: `share_kv=True` ties values to keys, so `value_dim` must equal `key_dim` "
+                                 f"({key_dim}), got {value_dim}.")
         check_rate(name, "dropout", dropout)
         self.num_heads = num_heads
         self.key_dim = key_dim
+        self.value_dim = value_dim or key_dim
         self.dropout = dropout
         self.share_kv = share_kv
         self.seed = seed
         self.supports_masking = True
         self._dropout_seed = keras.random.SeedGenerator(seed)
 
-    def _projection(self, name, shape):
+    def _projection(self, name, shape, depth):
         dense = keras.layers.EinsumDense(
-            "abc,cde->abde", output_shape=(None, self.num_heads, self.key_dim), bias_axes="de", name=name,
+            "abc,cde->abde", output_shape=(None, self.num_heads, depth), bias_axes="de", name=name,
             dtype=self.dtype_policy)
         dense.build(shape)
         return dense
 
     def build(self, input_shape):
         dim = input_shape[-1]
-        self._query_dense = self._projection("query", input_shape)
-        self._key_dense = self._projection("key", input_shape)
-        self._value_dense = None if self.share_kv else self._projection("value", input_shape)
+        self._query_dense = self._projection("query", input_shape, self.key_dim)
+        self._key_dense = self._projection("key", input_shape, self.key_dim)
+        self._value_dense = None if self.share_kv else self._projection("value", input_shape, self.value_dim)
         self._output_dense = keras.layers.EinsumDense(
             "abcd,cde->abe", output_shape=(None, dim), bias_axes="e", name="attention_output", dtype=self.dtype_policy)
-        self._output_dense.build((input_shape[0], input_shape[1], self.num_heads, self.key_dim))
+        self._output_dense.build((input_shape[0], input_shape[1], self.num_heads, self.value_dim))
 
     def _heads(self, dense, x):
         return ops.transpose(dense(x), (0, 2, 1, 3))  # [B, L, H, D] -> [B, H, L, D]
@@ -98,7 +105,8 @@ class SelfAttention(keras.layers.Layer):
         return out[:, :length]
 
     def _attend(self, x, q, k, v, key_mask, training, segment_ids):
-        """`q, k, v (B, H, L, D)`, `key_mask (B, L)` / `segment_ids (B, L)` or None -> `(B, H, L, D)`."""
+        """`q, k (B, H, L, D)`, `v (B, H, L, Dv)`, `key_mask (B, L)` / `segment_ids (B, L)` or None ->
+        `(B, H, L, Dv)`."""
         raise NotImplementedError
 
     def _dropout_rate(self, training):
@@ -112,6 +120,6 @@ class SelfAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.dropout, share_kv=self.share_kv,
-                      seed=self.seed)
+        config.update(num_heads=self.num_heads, key_dim=self.key_dim, value_dim=self.value_dim, dropout=self.dropout,
+                      share_kv=self.share_kv, seed=self.seed)
         return config

@@ -2,6 +2,9 @@
 from sinkhorn_t2t import layers
 
 SELF_ATTENTION_TYPES = ("dot_product", "local", "sparse_fixed", "sinkhorn", "sinkhorn_mixture", "sortcut")
+# Types that sort blocks: their SortNet width fixes the longest input (`max_length`), and packed
+# examples must start on block boundaries (no block may mix two examples).
+BLOCK_SORTING_TYPES = ("sinkhorn", "sinkhorn_mixture", "sortcut")
 
 
 def self_attention(hparams, causal, name, max_length=None):
@@ -15,7 +18,8 @@ def self_attention(hparams, causal, name, max_length=None):
         raise ValueError(f"hparam self_attention_type={kind!r} is unknown; choose one of {SELF_ATTENTION_TYPES}.")
     heads = hparams.num_heads
     key_dim = (hparams.attention_key_channels or hparams.hidden_size) // heads
-    common = dict(dropout=hparams.attention_dropout, name=name)
+    value_dim = (hparams.attention_value_channels or hparams.hidden_size) // heads
+    common = dict(dropout=hparams.attention_dropout, value_dim=value_dim, name=name)
     block = hparams.sinkhorn_block_size
     if kind == "dot_product":
         return layers.DenseAttention(heads, key_dim, causal=causal, **common)

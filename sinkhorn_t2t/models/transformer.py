@@ -85,6 +85,7 @@ class DecoderBlock(keras.layers.Layer):
         self.self_attention = self_attention(hparams, causal=True, name="self_attention", max_length=max_length)
         self.encdec_attention = keras.layers.MultiHeadAttention(
             heads, (hparams.attention_key_channels or hparams.hidden_size) // heads,
+            value_dim=(hparams.attention_value_channels or hparams.hidden_size) // heads,
             dropout=hparams.attention_dropout, name="encdec_attention")
         self.ffn = FeedForward(hparams.filter_size, hparams.hidden_size, hparams.relu_dropout, name="ffn")
         self.pre_self = _PreNorm(hparams, name="self_attention_prenorm")
@@ -256,6 +257,50 @@ class HParamsError(ValueError):
     """Hparams that cannot build the model; the message names the offending value."""
 
 
+# hparam -> (the one value supported here, why another is not). Everything else a set may hold is
+# implemented; these are refused rather than silently ignored.
+UNSUPPORTED = {
+    "weight_dtype": ("float32", "variables stay float32 (Keras keeps float32 weights under mixed precision); set "
+                                "activation_dtype=bfloat16 for bfloat16 compute"),
+    "pack_dataset": (False, "packing on the fly is not implemented; use the problem's *_packed variant (T2T's "
+                            "packed rows, written by t2t-datagen)"),
+    "layer_preprocess_sequence": ("n", "the Transformer here is pre-norm: layer norm before each sublayer"),
+    "layer_postprocess_sequence": ("da", "the Transformer here adds dropout then the residual after each sublayer"),
+    "optimizer_adafactor_beta1": (0.0, "Keras's Adafactor has no first-moment (momentum) term; use optimizer=adam "
+                                       "for momentum"),
+    "optimizer_adafactor_beta2": (0.999, "T2T reads it only with optimizer_adafactor_decay_type=adam, which Keras's "
+                                         "Adafactor does not offer; its second-moment decay is 1 - step^"
+                                         "optimizer_adafactor_decay_rate"),
+    "optimizer_adafactor_multiply_by_parameter_scale": (True, "Keras's Adafactor always scales updates by the "
+                                                              "parameter's RMS"),
+}
+
+
+def check_supported(hparams):
+    """Raises `HParamsError` naming the first hparam set to a value this implementation would ignore."""
+    for name, (supported, why) in UNSUPPORTED.items():
+        value = hparams.get(name, supported)
+        if value != supported:
+            raise HParamsError(f"hparam {name}={value!r} is not supported ({why}); leave it at {supported!r}.")
+
+
+def apply_initializer_gain(model, gain):
+    """T2T's `initializer_gain`: kernels are drawn from `variance_scaling(gain, fan_avg, uniform)`.
+
+    Keras's default kernel initializer is that distribution with gain 1 (Glorot uniform), so
+    scaling every freshly built kernel by `sqrt(gain)` gives exactly T2T's initialisation.
+    Embeddings (normal, stddev hidden_size^-0.5), biases and layer norms are not kernels and keep
+    their own initialisers, as in T2T.
+    """
+    if gain == 1.0:
+        return
+    if gain <= 0:
+        raise HParamsError(f"hparam initializer_gain={gain!r} must be > 0.")
+    for variable in model.trainable_variables:
+        if variable.path.rsplit("/", 1)[-1].endswith("kernel"):
+            variable.assign(variable * gain**0.5)
+
+
 def build_model(model_name, hparams, problem_hparams, max_length=None):
     """Instantiates a registered model under the hparams' activation dtype policy.
 
@@ -264,6 +309,7 @@ def build_model(model_name, hparams, problem_hparams, max_length=None):
     from sinkhorn_t2t import registry
 
     cls = registry.model(model_name)
+    check_supported(hparams)
     policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}.get(
         hparams.activation_dtype)
     if policy is None:

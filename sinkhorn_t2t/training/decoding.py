@@ -16,7 +16,10 @@ def decode_hparams(overrides=""):
     """T2T's decode hparams (`--decode_hparams`)."""
     hp = HParams(beam_size=1, alpha=0.6, extra_length=100, batch_size=32, num_samples=10, max_decode_length=0,
                  sampling_temp=0.0, return_beams=False, seed=0)
-    return hp.parse(overrides)
+    hp.parse(overrides)
+    if hp.return_beams and hp.beam_size <= 1:
+        raise ValueError("return_beams=True needs beam_size > 1 (it returns every beam of beam search).")
+    return hp
 
 
 class Decoder:
@@ -79,9 +82,10 @@ class Decoder:
                 break
         return buffer
 
-    def beam(self, inputs, length, beam_size=4, alpha=0.6, prefix=None):
+    def beam(self, inputs, length, beam_size=4, alpha=0.6, prefix=None, return_beams=False):
         """Beam search for one example: `inputs (1, Li)` or None, optional forced `prefix (P,)`
-        -> best ids `(length,)`.
+        -> best ids `(length,)`, or with `return_beams` the `beam_size` best `(beam_size, length)`,
+        best first.
 
         Length penalty `((5 + len) / 6) ** alpha` (Wu et al. 2016, T2T's default alpha 0.6).
         """
@@ -113,10 +117,15 @@ class Decoder:
             if not alive or (len(finished) >= beam_size and max(s for _, s in finished) >= best_alive):
                 break
         pool = finished or [(seq, score / ((5.0 + length) / 6.0) ** alpha) for seq, score in alive]
-        return max(pool, key=lambda c: c[1])[0]
+        ranked = [seq for seq, _ in sorted(pool, key=lambda c: -c[1])]
+        if not return_beams:
+            return ranked[0]
+        ranked += [np.zeros(length, np.int32)] * (beam_size - len(ranked))
+        return np.stack(ranked[:beam_size])
 
     def decode(self, inputs=None, prefix=None, hp=None, batch=None):
-        """Dispatches on `hp.beam_size`: greedy / sampling for 1, beam search above."""
+        """Dispatches on `hp.beam_size`: greedy / sampling for 1, beam search above; with
+        `hp.return_beams` (beam search only) every row holds its `beam_size` beams."""
         hp = hp or decode_hparams()
         input_length = inputs.shape[1] if inputs is not None else (prefix.shape[1] if prefix is not None else 0)
         length = self.decode_length(input_length, hp)
@@ -124,4 +133,4 @@ class Decoder:
             return self.greedy(inputs, prefix, length, hp.sampling_temp, hp.seed, batch)
         rows = len(inputs) if inputs is not None else (len(prefix) if prefix is not None else batch)
         return np.stack([self.beam(None if inputs is None else inputs[i:i + 1], length, hp.beam_size, hp.alpha,
-                                   None if prefix is None else prefix[i]) for i in range(rows)])
+                                   None if prefix is None else prefix[i], hp.return_beams) for i in range(rows)])

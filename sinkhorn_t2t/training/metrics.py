@@ -36,7 +36,8 @@ def metric_sums(logits, targets, weights):
     """Sums (numerator, denominator) per metric for one batch, so that batches and replicas add.
 
     Returns a dict name -> (value_sum, weight_sum) for accuracy, accuracy_per_sequence,
-    neg_log_perplexity and edit_distance (teacher-forced argmax predictions, as T2T computes them).
+    neg_log_perplexity and edit_distance (teacher-forced argmax predictions, as T2T computes them;
+    edit_distance is T2T's `sequence_edit_distance`, which ignores `weights`).
     """
     predictions = tf.argmax(logits, axis=-1, output_type=targets.dtype)
     correct = tf.cast(tf.equal(predictions, targets), tf.float32) * weights
@@ -48,20 +49,35 @@ def metric_sums(logits, targets, weights):
         "accuracy": (tf.reduce_sum(correct), token_count),
         "accuracy_per_sequence": (tf.reduce_sum(all_correct), tf.reduce_sum(has_target)),
         "neg_log_perplexity": (-tf.reduce_sum(nll), token_count),
-        "edit_distance": edit_distance_sums(predictions, targets, weights),
+        "edit_distance": edit_distance_sums(predictions, targets),  # T2T's: see `sequence_edit_distance`
     }
 
 
-def _to_sparse(ids, weights):
-    mask = weights > 0
-    return tf.SparseTensor(tf.where(mask), tf.cast(tf.boolean_mask(ids, mask), tf.int64),
-                           tf.shape(ids, out_type=tf.int64))
+def _nonzero_sparse(ids):
+    """Dense int `[B, L]` -> SparseTensor of its non-zero entries (row order kept, zeros dropped)."""
+    where = tf.where(tf.not_equal(ids, 0))
+    return tf.SparseTensor(where, tf.cast(tf.gather_nd(ids, where), tf.int64), tf.shape(ids, out_type=tf.int64))
 
 
-def edit_distance_sums(predictions, targets, weights):
-    """(sum of Levenshtein distances, sum of reference lengths) over the real target positions."""
-    distance = tf.edit_distance(_to_sparse(predictions, weights), _to_sparse(targets, weights), normalize=False)
-    return tf.reduce_sum(distance), tf.reduce_sum(weights)
+def edit_distance_sums(predictions, labels):
+    """T2T's edit distance as sums that add over batches and replicas: (sum over rows of the
+    Levenshtein distance between the row's non-zero predicted ids and its non-zero label ids,
+    number of non-zero labels). Int `[B, L]` each."""
+    distance = tf.edit_distance(_nonzero_sparse(predictions), _nonzero_sparse(labels), normalize=False)
+    return tf.reduce_sum(distance), tf.reduce_sum(tf.cast(tf.not_equal(labels, 0), tf.float32))
+
+
+def sequence_edit_distance(logits, labels):
+    """T2T's `metrics.sequence_edit_distance`: `(distance / reference_length, reference_length)`.
+
+    Predictions are the argmax of `logits [B, L, V]` at *every* position of the padded batch: a
+    non-zero token predicted after the reference ends counts as an insertion, a predicted 0 is
+    dropped (as T2T does). `labels [B, L]` int, 0 = padding. The distance of a batch with no
+    reference token is 0 (T2T divides by zero there).
+    """
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    distance, reference_length = edit_distance_sums(predictions, tf.cast(labels, tf.int32))
+    return tf.math.divide_no_nan(distance, reference_length), reference_length
 
 
 def finalize(sums):

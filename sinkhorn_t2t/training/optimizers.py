@@ -4,6 +4,7 @@ Keras ships the optimizers (Adam, Adafactor) but not T2T's product-of-factors sc
 (`constant*linear_warmup*rsqrt_decay*rsqrt_hidden_size`), so that schedule is written here.
 """
 import keras
+import tensorflow as tf
 from keras import ops
 
 SCHEDULE_FACTORS = ("constant", "linear_warmup", "rsqrt_decay", "rsqrt_normalized_decay", "rsqrt_hidden_size",
@@ -79,3 +80,13 @@ def make_optimizer(hparams, train_steps=0):
                                           clip_threshold=hparams.optimizer_adafactor_clipping_threshold,
                                           relative_step=False, **clip)
     raise ValueError(f"hparam optimizer={hparams.optimizer!r}: use adam or adafactor.")
+
+
+def weight_decay_penalty(variables, rate):
+    """T2T's `weight_decay`: `rate * sum(l2_loss(v))` over the variables, skipping 1-D biases
+    (`l2_loss(v) = sum(v ** 2) / 2`). Added to the training loss."""
+    if not rate:
+        return 0.0
+    penalties = [tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in variables
+                 if not (len(v.shape) == 1 and v.path.endswith("bias"))]
+    return rate * tf.add_n(penalties)

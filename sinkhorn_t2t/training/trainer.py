@@ -8,19 +8,28 @@ Progress lines give step, loss, steps/s and ETA; TensorBoard summaries go to
 import json
 import math
 import os
+import re
 import time
 
 import tensorflow as tf
 
-from sinkhorn_t2t.data.input_pipeline import batch_dataset
-from sinkhorn_t2t.data.problem import DatasetSplit
-from sinkhorn_t2t.models.transformer import build_model
-from sinkhorn_t2t.training import metrics
-from sinkhorn_t2t.training.optimizers import make_optimizer
+from sinkhorn_t2t.data.input_pipeline import align_packed_rows, batch_dataset, example_length
+from sinkhorn_t2t.data.problem import DatasetSplit, Modality
+from sinkhorn_t2t.models.attention_factory import BLOCK_SORTING_TYPES
+from sinkhorn_t2t.models.transformer import apply_initializer_gain, build_model
+from sinkhorn_t2t.training import checkpoints, metrics
+from sinkhorn_t2t.training.optimizers import make_optimizer, weight_decay_penalty
 
 
 class DataError(RuntimeError):
     """Unreadable training or evaluation data; the message says which and what to do."""
+
+
+def op_message(err):
+    """The first line of a TensorFlow error without its `{{function_node ...}}` / `[Op:...]` wrapping."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text)[:200]
 
 
 def _format_seconds(seconds):
@@ -57,9 +66,11 @@ class Trainer:
         self.problem_hparams = problem.get_hparams(hparams, data_dir)
         self.max_length = problem.max_length(hparams)
         self.target_modality = self.problem_hparams.modality["targets"]
+        self._reported_long = set()
         with strategy.scope():
             self.model = build_model(model_name, hparams, self.problem_hparams, self.max_length)
             self.model(self._dummy_features(), training=False)
+            apply_initializer_gain(self.model, hparams.initializer_gain)
             self.optimizer = make_optimizer(hparams, train_steps)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -77,29 +88,84 @@ class Trainer:
 
     # --- checkpoints -----------------------------------------------------------------------
     def restore(self, checkpoint_path=None):
-        """Restores `checkpoint_path`, else the latest checkpoint in output_dir; returns the path."""
-        path = checkpoint_path or self.manager.latest_checkpoint
+        """Restores `checkpoint_path`, else the newest *intact* checkpoint in output_dir (a damaged
+        newer one is reported and skipped); returns the path, or None when there is none.
+
+        Raises:
+          checkpoints.CheckpointError: the given checkpoint, or every one in output_dir, is damaged.
+        """
+        if checkpoint_path:
+            checkpoints.check(checkpoint_path)
+            path = checkpoint_path
+        else:
+            path = checkpoints.newest_intact(self.output_dir, log=self.log)
         if path:
             self.checkpoint.restore(path).assert_existing_objects_matched()
         return path
 
     # --- data ------------------------------------------------------------------------------
     def _dataset(self, mode):
+        self._report_long_examples(mode)
+        if mode == DatasetSplit.TRAIN and getattr(self.problem, "packed_length", None):
+            self._report_fill()
         ds = self.problem.dataset(mode, self.data_dir, self.hparams, seed=self.seed)
         ds = batch_dataset(ds, self.problem, self.hparams, mode, fixed_shapes=self.fixed_shapes,
-                           num_replicas=self.strategy.num_replicas_in_sync, seed=self.seed)
+                           num_replicas=self.strategy.num_replicas_in_sync, seed=self.seed,
+                           drop_long=self.sorts_blocks, align_blocks=self._align_blocks())
         return self.strategy.experimental_distribute_dataset(ds)
 
+    @property
+    def sorts_blocks(self):
+        return self.hparams.get("self_attention_type") in BLOCK_SORTING_TYPES
+
+    def _align_blocks(self):
+        return self.hparams.sinkhorn_block_size if self.sorts_blocks else None
+
+    def _report_fill(self, rows=256):
+        """Prints the real-token fill ratio of the packed rows the model trains on."""
+        ds = self.problem.dataset(DatasetSplit.TRAIN, self.data_dir, self.hparams, shuffle_files=False)
+        if self._align_blocks():
+            ds = align_packed_rows(ds, self._align_blocks(), self.problem.packed_length)
+        count, real = ds.take(rows).reduce((0, 0), lambda acc, row: (
+            acc[0] + 1, acc[1] + tf.reduce_sum(tf.cast(row["targets_segmentation"] > 0, tf.int32))))
+        ratio = int(real) / max(int(count) * self.problem.packed_length, 1)
+        how = (f"examples aligned to blocks of {self._align_blocks()} for {self.hparams.self_attention_type} attention"
+               if self._align_blocks() else "T2T's packing as written")
+        self.log(f"packed rows: real-token fill ratio {ratio:.3f} over the first {int(count)} training rows ({how})")
+
+    def _report_long_examples(self, mode):
+        """Says once per split how many examples exceed the model's length and what happens to
+        them: classification inputs are cut; in evaluation, models of fixed length drop longer
+        examples (dense / local / sparse attention keep them, as T2T does)."""
+        if mode in self._reported_long:
+            return
+        self._reported_long.add(mode)
+        if self.target_modality == Modality.CLASS_LABEL:
+            action = f"their inputs are cut to {self.max_length} ids"
+        elif mode != DatasetSplit.TRAIN and self.sorts_blocks:
+            action = (f"dropped from evaluation ({self.hparams.self_attention_type} attention reads at most "
+                      f"max_length={self.max_length} positions)")
+        else:
+            return
+        lengths = self.problem.dataset(mode, self.data_dir, self.hparams, preprocess=False, shuffle_files=False) \
+            .map(lambda ex: tf.cast(example_length(ex), tf.int64))
+        total, long = lengths.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), lambda acc, n: (
+            acc[0] + 1, acc[1] + tf.cast(n > self.max_length, tf.int64)))
+        if int(long):
+            self.log(f"{int(long)} of {int(total)} {mode} examples are longer than the model's length "
+                     f"{self.max_length}: {action}")
+
     def _corrupt(self, err, mode):
-        """The DataError for a `tf.errors.DataLossError` while reading `mode` data."""
-        return DataError(f"corrupt record in the {mode} data of {self.problem.name} under --data_dir "
-                         f"{self.data_dir} ({str(err).splitlines()[0]}); delete those files and run "
-                         "t2t-datagen again.")
+        """The DataError for an unreadable record while reading `mode` data, naming the file."""
+        found = self.problem.first_corrupt_file(self.data_dir, mode)
+        where = (f"{found[0]} ({op_message(found[1])})" if found else
+                 f"the {mode} data of {self.problem.name} under --data_dir {self.data_dir} ({op_message(err)})")
+        return DataError(f"corrupt record in {where}; delete the file(s) and run t2t-datagen again.")
 
     def _next(self, iterator, mode):
         try:
             return next(iterator)
-        except tf.errors.DataLossError as err:
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
             raise self._corrupt(err, mode) from None
 
     # --- steps -----------------------------------------------------------------------------
@@ -115,6 +181,9 @@ class Trainer:
             loss_sum, weight_sum = self._loss_sums(logits, features)
             total_weight = tf.distribute.get_replica_context().all_reduce("sum", weight_sum)
             loss = loss_sum / tf.maximum(total_weight, 1.0)
+            # Gradients of the replicas are summed: each adds its share of the penalty.
+            loss += weight_decay_penalty(self.model.trainable_variables, self.hparams.weight_decay) / \
+                self.strategy.num_replicas_in_sync
         variables = self.model.trainable_variables
         # Dense embedding gradients: replicas' IndexedSlices differ in row count, which the
         # cross-replica all-gather cannot combine.
@@ -171,6 +240,10 @@ class Trainer:
                 loss = float(self._train_chunk(iterator, tf.constant(chunk)))
             except tf.errors.DataLossError as err:
                 raise self._corrupt(err, DatasetSplit.TRAIN) from None
+            except tf.errors.InvalidArgumentError as err:  # an unparsable record, or a model error
+                if self.problem.first_corrupt_file(self.data_dir, DatasetSplit.TRAIN):
+                    raise self._corrupt(err, DatasetSplit.TRAIN) from None
+                raise
             step = int(self.step.numpy())
             rate = chunk / max(time.time() - t0, 1e-9)
             if not math.isfinite(loss):

@@ -42,10 +42,14 @@ def test_datagen_train_eval_decode(sort_data, tmp_path, kind):
     assert os.path.isdir(tmp_path / "model" / "train") and os.path.isdir(tmp_path / "model" / "eval")
     evaluation = run_tool("t2t-eval", f"--output_dir={tmp_path / 'model'}", f"--data_dir={sort_data}", "--eval_steps=2")
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
-    assert 0.0 <= metrics_from(evaluation.stdout)["edit_distance"]
+    evaluated = metrics_from(evaluation.stdout)
+    # The same checkpoint on the same eval batches: t2t-eval reproduces the trainer's step-4 evaluation.
+    for name in ("accuracy", "accuracy_per_sequence", "edit_distance", "neg_log_perplexity"):
+        assert evaluated[name] == pytest.approx(trained[name], abs=1e-5), name
+    assert 0.0 < evaluated["edit_distance"] and evaluated["accuracy_per_sequence"] < 1.0  # 4 steps: not yet sorted
     decode = run_tool("t2t-decoder", *common, "--decode_hparams=num_samples=3,max_decode_length=12")
     assert decode.returncode == 0, decode.stderr[-3000:]
-    assert decode.stdout.count("OUTPUT:") == 3 and "exact_match = " in decode.stdout
+    assert decode.stdout.count("OUTPUT:") == 3 and "decode_exact_match = " in decode.stdout
 
 
 def test_beam_search_and_decoding_from_a_file(sort_data, tmp_path):
@@ -173,8 +177,9 @@ def test_corrupt_record_is_a_clear_error(tmp_path):
     (data / "algorithmic_sort_problem-train-00000-of-00001").write_bytes(b"\x00garbage" * 100)
     (data / "algorithmic_sort_problem-dev-00000-of-00001").write_bytes(b"\x00garbage" * 100)
     result = run_tool("t2t-trainer", *_common(str(data), str(tmp_path / "model")), "--train_steps=2")
-    assert result.returncode == 2
-    assert "corrupt record" in result.stderr and "t2t-datagen" in result.stderr
+    assert result.returncode == 1
+    assert "corrupt record in" in result.stderr and "algorithmic_sort_problem-train-00000-of-00001" in result.stderr
+    assert "t2t-datagen" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
 
 
@@ -191,3 +196,24 @@ def test_changed_hparams_for_an_existing_output_dir_are_reported(sort_data, tmp_
     changed = [*common[:3], "--hparams=self_attention_type=sinkhorn,max_length=24,num_heads=4", *common[4:]]
     result = run_tool("t2t-trainer", *changed, "--train_steps=2", "--schedule=train")
     assert result.returncode == 2 and "num_heads: saved 2, now 4" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["sinkhorn", "sortcut", "dot_product", "local"])
+def test_evaluation_of_examples_longer_than_the_model(sort_data, tmp_path, kind):
+    """Dev examples (up to 21 ids) longer than max_length=16: fixed-length attention (Sinkhorn,
+    SortCut) drops them from evaluation and says how many; dense and local attention keep them."""
+    common = ["--problem=algorithmic_sort_problem", "--model=transformer", f"--hparams_set={TINY}",
+              f"--hparams=self_attention_type={kind},max_length=16", f"--data_dir={sort_data}",
+              f"--output_dir={tmp_path / 'model'}"]
+    train = run_tool("t2t-trainer", *common, "--train_steps=2", "--local_eval_frequency=2", "--eval_steps=0")
+    assert train.returncode == 0, train.stderr[-3000:]
+    dropped = "examples are longer than the model's length 16: dropped from evaluation" in train.stdout
+    assert dropped == (kind in ("sinkhorn", "sortcut")), train.stdout[-2000:]
+    assert "accuracy" in metrics_from(train.stdout)
+    source = tmp_path / "in.txt"
+    source.write_text(" ".join(["3"] * 30) + "\n")
+    decode = run_tool("t2t-decoder", *common, f"--decode_from_file={source}",
+                      "--decode_hparams=max_decode_length=4")
+    assert decode.returncode == 0, decode.stderr[-3000:]
+    assert "line 1 has 31 ids, more than the model's length 16: cut to 16" in decode.stderr
+    assert "OUTPUT:" in decode.stdout

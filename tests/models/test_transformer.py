@@ -8,6 +8,7 @@ from sinkhorn_t2t import layers, registry
 from sinkhorn_t2t.hparam import HParams
 from sinkhorn_t2t.models.attention_factory import SELF_ATTENTION_TYPES
 from sinkhorn_t2t.models.transformer import HParamsError, TransformerEncoder, build_model, timing_signal
+from sinkhorn_t2t.training import metrics
 
 VOCAB = 12
 
@@ -102,10 +103,21 @@ def test_invalid_hparams_name_the_value():
         build_model("transformer", _hparams("sinkhorn", sinkhorn_block_size=0), _problem_hparams())
 
 
-def test_bfloat16_activations_keep_float32_logits(rng):
-    model = build_model("transformer", _hparams("sinkhorn", activation_dtype="bfloat16"), _problem_hparams())
-    logits = model(_features(rng))
+@pytest.mark.parametrize("kind", ["sinkhorn", "dot_product"])
+def test_bfloat16_activations_compute_the_float32_model(rng, kind):
+    """bfloat16 activations: float32 logits that match the float32 model with the same weights to
+    bfloat16 precision (a few roundings of eps = 2^-8 relative to the logits' scale)."""
+    features = _features(rng)
+    reference = build_model("transformer", _hparams(kind), _problem_hparams())
+    expected = reference(features).numpy()
+    model = build_model("transformer", _hparams(kind, activation_dtype="bfloat16"), _problem_hparams())
+    model(features)
+    model.set_weights(reference.get_weights())
+    logits = model(features)
     assert logits.dtype == tf.float32 and model.decoder_blocks[0].self_attention.compute_dtype == "bfloat16"
+    error = np.abs(logits.numpy() - expected).max() / np.abs(expected).max()
+    assert error < 8 * 2.0**-8, error
+    assert np.mean(logits.numpy().argmax(-1) == expected.argmax(-1)) > 0.9
 
 
 def test_timing_signal_matches_t2t_formula():
@@ -114,3 +126,35 @@ def test_timing_signal_matches_t2t_formula():
     inv = np.exp(np.arange(3) * -(math.log(1e4) / 2))
     expected = np.concatenate([np.sin(np.arange(length)[:, None] * inv), np.cos(np.arange(length)[:, None] * inv)], 1)
     np.testing.assert_allclose(signal, expected, atol=1e-5)
+
+
+def test_no_balancing_ablation_trains(rng):
+    """Table 8 row 6 (`lm1b_base_sinkhorn_32_no_sinkhorn`, N_k = 0) at tiny size: 200 steps of a
+    causal Sinkhorn LM give a finite loss that goes down."""
+    from sinkhorn_t2t.training.optimizers import make_optimizer
+
+    hp = registry.hparams("lm1b_base_sinkhorn_32_no_sinkhorn")
+    assert hp.sinkhorn_iters == 0 and hp.self_attention_type == "sinkhorn"
+    hp.override_from_dict(dict(hidden_size=32, filter_size=64, num_heads=2, num_hidden_layers=2, max_length=64,
+                               sinkhorn_block_size=8, learning_rate_warmup_steps=50, layer_prepostprocess_dropout=0.0))
+    tf.keras.utils.set_random_seed(1)
+    model = build_model("transformer", hp, _problem_hparams(has_inputs=False, vocab=VOCAB))
+    optimizer = make_optimizer(hp, train_steps=200)
+
+    @tf.function
+    def step(targets):
+        with tf.GradientTape() as tape:
+            logits = model({"targets": targets}, training=True)
+            loss = tf.reduce_mean(metrics.smoothed_cross_entropy(logits, targets, 0.0))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    pattern = np.arange(2, VOCAB)  # a cyclic sequence: the next token is predictable from the last
+    losses = []
+    for _ in range(200):
+        starts = rng.integers(0, len(pattern), size=(8, 1))
+        targets = pattern[(starts + np.arange(64)) % len(pattern)].astype("int32")
+        losses.append(float(step(tf.constant(targets))))
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20]), (losses[:5], losses[-5:])

@@ -90,7 +90,7 @@ def test_original_formats_are_read_as_released(tmp_path):
     assert os.path.exists(data / "vocab.languagemodel_lm1b32k.32768.subwords")  # the base problem's vocabulary
     assert not any(f.startswith("vocab.languagemodel_lm1b32k_packed") for f in os.listdir(data))
     row = _records(packed, data)[0]
-    assert len(row["targets"]) == 256 and row["targets_segmentation"].max() > 1
+    assert len(row["targets"]) <= 256 and row["targets_segmentation"].max() > 1  # T2T rows: not padded
     lm = registry.problem("languagemodel_lm1b_characters")
     lm.generate_data(str(data), str(tmp_path))
     texts = [lm.feature_encoders(str(data))["targets"].decode(r["targets"]) for r in _records(lm, data)]
@@ -145,3 +145,56 @@ def test_prepared_tfds_datasets_are_used_first(tmp_path):
     mnli = registry.problem("multi_nli")
     mnli.generate_data(str(data), str(tmp_path))
     assert len(_records(mnli, data, "eval")) == 16
+
+
+def test_classification_inputs_longer_than_the_model_are_cut(tmp_path):
+    """IMDb reviews longer than the model's max_length (as in a T2T-written data dir): inputs are
+    cut in training and evaluation, the trainer says how many, and evaluation does not crash."""
+    tmp_dir, data_dir, out = tmp_path / "raw", tmp_path / "data", tmp_path / "model"
+    os.makedirs(tmp_dir)
+    src.write_imdb(str(tmp_dir))
+    assert run_tool("t2t-datagen", "--problem=sentiment_imdb", f"--data_dir={data_dir}",
+                    f"--tmp_dir={tmp_dir}").returncode == 0
+    problem = registry.problem("sentiment_imdb")
+    lengths = {split: [len(r["inputs"]) for r in _records(problem, data_dir, split)] for split in ("train", "dev")}
+    assert all(max(v) > 8 for v in lengths.values())
+    train = run_tool("t2t-trainer", "--problem=sentiment_imdb", f"--model={CLS}", "--hparams_set=transformer_test",
+                     "--hparams=self_attention_type=sinkhorn,max_length=8", f"--data_dir={data_dir}",
+                     f"--output_dir={out}", "--train_steps=4", "--local_eval_frequency=4", "--eval_steps=0")
+    assert train.returncode == 0, train.stderr[-3000:]
+    for split in ("train", "eval"):
+        long = sum(n > 8 for n in lengths["train" if split == "train" else "dev"])
+        total = len(lengths["train" if split == "train" else "dev"])
+        assert (f"{long} of {total} {split} examples are longer than the model's length 8: their inputs are cut to 8 "
+                "ids") in train.stdout
+    assert "accuracy" in metrics_from(train.stdout)
+
+
+def test_packed_rows_are_full_for_models_that_do_not_sort_blocks(tmp_path):
+    """T2T's packing is written as is (rows over 90% real tokens); dense and local attention train
+    on those rows, Sinkhorn on rows re-aligned to its blocks; the tools say the fill ratio."""
+    tmp_dir, data_dir = tmp_path / "raw", tmp_path / "data"
+    root = tmp_dir / "1-billion-word-language-modeling-benchmark-r13output"
+    train, dev = root / "training-monolingual.tokenized.shuffled", root / "heldout-monolingual.tokenized.shuffled"
+    os.makedirs(train), os.makedirs(dev)
+    (train / "news.en-00001-of-00100").write_text("\n".join(src.sentences(2500, 1, 4, 30)) + "\n")
+    (dev / "news.en.heldout-00000-of-00050").write_text("\n".join(src.sentences(50, 2, 4, 30)) + "\n")
+    name = "languagemodel_lm1b_characters_packed"
+    datagen = run_tool("t2t-datagen", f"--problem={name}", f"--data_dir={data_dir}", f"--tmp_dir={tmp_dir}")
+    assert datagen.returncode == 0, datagen.stderr[-3000:]
+    fill = float(datagen.stdout.split(f"{name} train: ")[1].split("fill ratio ")[1].split()[0])
+    rows = _records(registry.problem(name), data_dir)
+    segments = np.concatenate([r["targets_segmentation"] for r in rows])
+    assert fill == pytest.approx(np.mean(segments > 0) * sum(len(r["targets_segmentation"]) for r in rows)
+                                 / (1024 * len(rows)), abs=1e-3) and fill >= 0.9
+    ratios = {}
+    for kind in ("dot_product", "local", "sinkhorn"):
+        train_run = run_tool("t2t-trainer", f"--problem={name}", "--model=transformer", "--hparams_set=transformer_test",
+                             f"--hparams=self_attention_type={kind},sinkhorn_block_size=128", f"--data_dir={data_dir}",
+                             f"--output_dir={tmp_path / kind}", "--train_steps=1", "--schedule=train")
+        assert train_run.returncode == 0, train_run.stderr[-3000:]
+        line = next(line for line in train_run.stdout.splitlines() if "real-token fill ratio" in line)
+        ratios[kind] = float(line.split("fill ratio ")[1].split()[0])
+        assert ("aligned to blocks of 128" in line) == (kind == "sinkhorn"), line
+    assert ratios["dot_product"] >= 0.9 and ratios["local"] >= 0.9
+    assert ratios["sinkhorn"] < ratios["dot_product"]  # alignment pads every example to whole blocks

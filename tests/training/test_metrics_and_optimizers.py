@@ -33,8 +33,32 @@ def test_metric_sums_match_a_direct_computation(rng):
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     nll = -np.take_along_axis(logp, targets[..., None], -1)[..., 0]
     assert sums["neg_log_perplexity"] == pytest.approx(-nll[real].mean(), rel=1e-5)
-    dist = sum(levenshtein(list(pred[i][real[i]]), list(targets[i][real[i]])) for i in range(3))
+    # T2T's definition: every non-zero predicted token of the padded row counts, zeros are dropped.
+    dist = sum(levenshtein([p for p in pred[i] if p], [t for t in targets[i] if t]) for i in range(3))
     assert sums["edit_distance"] == pytest.approx(dist / real.sum())
+
+
+# (targets, argmax predictions, T2T's sequence_edit_distance), worked out by hand from T2T's
+# definition: Levenshtein(non-zero predictions, non-zero labels) summed over rows / label count.
+EDIT_CASES = [
+    ([[3, 4, 5, 1, 0, 0, 0, 0]], [[3, 4, 5, 1, 7, 7, 9, 2]], 4 / 4),  # tokens after the reference: insertions
+    ([[3, 4, 5, 1]], [[3, 4, 0, 0]], 2 / 4),  # shorter prediction: zeros dropped, 2 deletions
+    ([[3, 4, 5, 1, 0]], [[3, 0, 4, 5, 1]], 0.0),  # a zero inside the prediction is dropped
+    ([[3, 4, 5, 1]], [[3, 9, 5, 1]], 1 / 4),  # one substitution
+    ([[2, 3, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]], [[2, 3, 1, 0, 0, 0], [5, 5, 0, 0, 0, 0]], 2 / 3),  # batch padding row
+    ([[6, 7, 1, 0], [2, 1, 0, 0]], [[7, 6, 1, 0], [2, 2, 1, 0]], (2 + 1) / 5),
+]
+
+
+@pytest.mark.parametrize("targets,predictions,expected", EDIT_CASES)
+def test_sequence_edit_distance_is_t2ts(targets, predictions, expected):
+    logits = tf.one_hot(np.array(predictions), 10) * 10.0
+    distance, reference_length = metrics.sequence_edit_distance(logits, tf.constant(targets))
+    assert float(distance) == pytest.approx(expected)
+    assert float(reference_length) == np.count_nonzero(targets)
+    sums = metrics.metric_sums(logits, tf.constant(targets, tf.int32),
+                               metrics.target_weights(tf.constant(targets), "symbol"))
+    assert float(sums["edit_distance"][0]) / float(sums["edit_distance"][1]) == pytest.approx(expected)
 
 
 def test_weights_count_padding_only_for_symbol_modality():
