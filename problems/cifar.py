@@ -32,8 +32,10 @@ def cifar10_images(problem_name, tmp_dir, split):
     for path in paths:
         with open(path, "rb") as f:
             batch = pickle.load(f, encoding="bytes")
-        data = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # rows of R|G|B
-        for image, label in zip(data, batch[b"labels"]):
+        # The release's Python 2 pickles give bytes keys here; files pickled by Python 3 give str.
+        batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+        data = np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # rows of R|G|B
+        for image, label in zip(data, batch["labels"]):
             yield image, int(label)
 
 

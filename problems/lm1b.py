@@ -1,5 +1,4 @@
 """LM1B language modelling (paper 5.2): subword (32k) and character level, plain and packed."""
-import glob
 import math
 import os
 
@@ -10,35 +9,60 @@ from sinkhorn_t2t.registry import register_problem
 
 LM1B_DIR = "1-billion-word-language-modeling-benchmark-r13output"
 LM1B_ARCHIVE = LM1B_DIR + ".tar.gz"
-TRAIN_GLOB = os.path.join(LM1B_DIR, "training-monolingual.tokenized.shuffled", "news.en-000??-of-00100")
+TRAIN_DIR = os.path.join(LM1B_DIR, "training-monolingual.tokenized.shuffled")
+TRAIN_FILES = [os.path.join(TRAIN_DIR, f"news.en-{i:05d}-of-00100") for i in range(1, 100)]  # 00000 is not used
 DEV_FILE = os.path.join(LM1B_DIR, "heldout-monolingual.tokenized.shuffled", "news.en.heldout-00000-of-00050")
+VOCAB_FILE = "vocab-2016-09-10.txt.en"  # LM1B's original word list (vocab-2016-09-10.txt), in --tmp_dir
+
+
+def original_vocab(problem_name, tmp_dir):
+    """The words of LM1B's original vocabulary; T2T replaces every other word with UNK."""
+    path = os.path.join(tmp_dir, VOCAB_FILE)
+    if not os.path.exists(path):
+        raise sources.MissingDataError(
+            f"{problem_name} needs LM1B's original vocabulary {path} (vocab-2016-09-10.txt from the LM1B release, "
+            f"saved as {VOCAB_FILE}, as T2T's generator saves it): T2T replaces every word outside it with UNK.")
+    with open(path, encoding="utf-8") as f:
+        return {line.strip() for line in f}
+
+
+def replace_oov(vocab, line):
+    """T2T's `_replace_oov`: words outside `vocab` become UNK; words joined by single spaces."""
+    return " ".join(word if word in vocab else "UNK" for word in line.split())
 
 
 def lm1b_sentences(problem_name, tmp_dir, split):
-    """Sentences of LM1B: TFDS `lm1b` (train / test), else the release's tokenized shuffled news
-    shards (train: news.en-000{01..99}-of-00100, dev: news.en.heldout-00000-of-00050)."""
+    """Sentences of LM1B as T2T's generator yields them: every line of the 99 training shards
+    news.en-000{01..99}-of-00100 (dev: news.en.heldout-00000-of-00050), out-of-vocabulary words
+    replaced by UNK. From TFDS `lm1b` (train / test) when prepared: the same replacement; its test
+    split holds all 50 heldout shards, T2T's dev only the first."""
     examples = sources.tfds_examples("lm1b", "train" if split == DatasetSplit.TRAIN else "test", tmp_dir)
     if examples is not None:
+        vocab = original_vocab(problem_name, tmp_dir)
         for ex in examples:
-            yield sources.text(ex["text"])
+            yield replace_oov(vocab, sources.text(ex["text"]))
         return
     sources.extract_release(tmp_dir, LM1B_ARCHIVE, LM1B_DIR)
-    if split == DatasetSplit.TRAIN:
-        files = [f for f in sorted(glob.glob(os.path.join(tmp_dir, TRAIN_GLOB))) if not f.endswith("00000-of-00100")]
-    else:
-        files = [p for p in [os.path.join(tmp_dir, DEV_FILE)] if os.path.exists(p)]
-    if not files:
-        raise sources.missing(problem_name, "lm1b", tmp_dir, f"{TRAIN_GLOB} and {DEV_FILE}", LM1B_ARCHIVE)
+    files = [os.path.join(tmp_dir, f) for f in (TRAIN_FILES if split == DatasetSplit.TRAIN else [DEV_FILE])]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if len(missing) == len(files):
+        raise sources.missing(problem_name, "lm1b", tmp_dir, f"{TRAIN_DIR}/news.en-000{{01..99}}-of-00100 and "
+                              f"{DEV_FILE}", LM1B_ARCHIVE)
+    if missing:
+        names = ", ".join(os.path.basename(f) for f in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise sources.MissingDataError(
+            f"{problem_name}: {len(missing)} of the release's {len(files)} {split} files are missing under "
+            f"--tmp_dir {tmp_dir} ({names}); T2T reads all of them: restore them (or extract {LM1B_ARCHIVE} again).")
+    vocab = original_vocab(problem_name, tmp_dir)
     for path in files:
         with open(path, encoding="utf-8") as f:
             for line in f:
-                if line.strip():
-                    yield line.strip()
+                yield replace_oov(vocab, line)
 
 
 @register_problem
 class LanguagemodelLm1b32k(Text2SelfProblem):
-    """LM1B with a ~32k-piece subword vocabulary learned on the first 63000 training sentences;
+    """LM1B with T2T's ~32k subword vocabulary learned on the first 63000 training sentences;
     reports perplexity per subword token."""
 
     approx_vocab_size = 2**15

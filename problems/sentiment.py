@@ -1,7 +1,6 @@
 """Sentiment classification (paper 5.4): IMDb and SST-2, word (subword) and character level,
 inputs truncated to 512 subword tokens / 2048 characters."""
 import csv
-import glob
 import os
 
 from sinkhorn_t2t.data import sources
@@ -20,14 +19,18 @@ def imdb_reviews(problem_name, tmp_dir, split):
         return
     sources.extract_release(tmp_dir, "aclImdb_v1.tar.gz", "aclImdb")
     root = os.path.join(tmp_dir, "aclImdb", tfds_split)
-    files = {label: sorted(glob.glob(os.path.join(root, name, "*.txt"))) for label, name in ((0, "neg"), (1, "pos"))}
-    if not files[0] and not files[1]:
+    folders = {label: os.path.join(root, name) for label, name in ((1, "pos"), (0, "neg"))}
+    missing = [path for path in folders.values() if not os.path.isdir(path)]
+    if len(missing) == 2:
         raise sources.missing(problem_name, "imdb_reviews", tmp_dir, "aclImdb/{train,test}/{pos,neg}/*.txt",
                               "aclImdb_v1.tar.gz")
-    for label in (0, 1):
-        for path in files[label]:
-            with open(path, encoding="utf-8") as f:
-                yield f.read().strip().replace("<br />", " "), label
+    if missing:
+        raise sources.MissingDataError(f"{problem_name}: {missing[0]} is missing (T2T reads aclImdb/{tfds_split}/pos "
+                                       f"and /neg); restore it or extract aclImdb_v1.tar.gz again.")
+    for label, folder in folders.items():  # every file of pos/ then neg/, as T2T's doc_generator
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                yield f.read().strip(), label  # "<br />" kept verbatim, as T2T and TFDS keep it
 
 
 def sst2_sentences(problem_name, tmp_dir, split):

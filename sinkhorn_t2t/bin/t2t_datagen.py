@@ -29,6 +29,8 @@ def main():
     data_dir = common.ensure_dir(FLAGS.data_dir, "data_dir")
     tmp_dir = common.ensure_dir(FLAGS.tmp_dir, "tmp_dir")
     for problem in problems:
+        if FLAGS.random_seed is not None:  # else T2T's default, 429459
+            problem.datagen_seed = FLAGS.random_seed
         print(f"generating data for {problem.name} into {data_dir}", flush=True)
         try:
             problem.generate_data(data_dir, tmp_dir)

@@ -34,11 +34,17 @@ def shard_filepaths(data_dir, dataset_filename, split_file, num_shards):
     return [sharded_name(base, i, num_shards) for i in range(num_shards)]
 
 
-def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=100000, log=print):
+T2T_DATAGEN_SEED = 429459  # t2t-datagen's --random_seed default, which seeds its shard shuffling
+
+
+def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=100000, log=print, rng=None,
+                   extra_fn=None):
     """Writes the generator's feature dicts round-robin into `filepaths`, streaming, then shuffles
-    each shard (one shard in memory at a time). Files are written as `*.incomplete` and renamed,
-    so a killed run leaves no half-written shard under a final name. Prints progress every
-    `progress_every` examples. Returns the number of examples written (0 if all shards exist)."""
+    each shard (one shard in memory at a time) with `rng` (a `random.Random`, else one seeded with
+    `seed`) and passes its records through `extra_fn` (T2T's `shuffle_dataset(extra_fn=...)`, how
+    it packs). Files are written as `*.incomplete` and renamed, so a killed run leaves no
+    half-written shard under a final name. Prints progress every `progress_every` examples.
+    Returns the number of examples written (0 if all shards exist)."""
     if all(tf.io.gfile.exists(p) for p in filepaths):
         return 0
     tf.io.gfile.makedirs(os.path.dirname(filepaths[0]) or ".")
@@ -53,11 +59,14 @@ def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=10
     finally:
         for writer in writers:
             writer.close()
-    rng = random.Random(seed)
+    rng = rng or random.Random(seed)
     for path in filepaths:
-        if shuffle:
+        if shuffle or extra_fn:
             records = list(tf.data.TFRecordDataset(path + ".incomplete").as_numpy_iterator())
-            rng.shuffle(records)
+            if shuffle:
+                rng.shuffle(records)
+            if extra_fn:
+                records = extra_fn(records)
             with tf.io.TFRecordWriter(path + ".incomplete") as writer:
                 for record in records:
                     writer.write(record)

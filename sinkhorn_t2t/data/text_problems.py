@@ -6,17 +6,20 @@ and writes the sharded TFRecords.
 """
 import itertools
 import os
+import random
 
 import tensorflow as tf
 
 from sinkhorn_t2t.data import generator_utils, text_encoder
 from sinkhorn_t2t.data.packing import pack_examples
 from sinkhorn_t2t.data.problem import DatasetSplit, Modality, Problem, SPLIT_FILES
+from sinkhorn_t2t.data.subword_vocab import learn_subword_vocab
 
 
 class VocabType:
     CHARACTER = "character"  # bytes: 258 ids
-    SUBWORD = "subwords"  # WordPiece learned with tensorflow-text
+    SUBWORD = "subwords"  # T2T's SubwordTextEncoder vocabulary, learned as T2T learns it
+    WORDPIECE = "wordpiece"  # WordPiece learned with tensorflow-text (not T2T's; a named option)
     TOKEN = "tokens"  # a given token list
 
 
@@ -25,10 +28,12 @@ class Text2TextProblem(Problem):
 
     vocab_type = VocabType.SUBWORD
     approx_vocab_size = 2**15
-    max_samples_for_vocab = 63000
+    max_samples_for_vocab = None  # T2T's default: learn the vocabulary from all training samples
+    max_subtoken_length = 200
     oov_token = None
     packed_length = None  # T2T's packed (TPU) setting: rows of this length with segments
     packed_spacing = 0
+    datagen_seed = generator_utils.T2T_DATAGEN_SEED  # shard shuffling (and packing) as t2t-datagen's
     is_generate_per_split = True
 
     @property
@@ -43,8 +48,8 @@ class Text2TextProblem(Problem):
         return ["inputs", "targets"] if self.has_inputs else ["targets"]
 
     def vocab_filename(self):
-        if self.vocab_type == VocabType.SUBWORD:
-            return f"vocab.{self.vocab_dataset_filename()}.{self.approx_vocab_size}.subwords"
+        if self.vocab_type in (VocabType.SUBWORD, VocabType.WORDPIECE):
+            return f"vocab.{self.vocab_dataset_filename()}.{self.approx_vocab_size}.{self.vocab_type}"
         return f"vocab.{self.vocab_dataset_filename()}.tokens"
 
     def vocab_dataset_filename(self):
@@ -79,7 +84,12 @@ class Text2TextProblem(Problem):
         first = next(texts, None)  # a missing-data error surfaces here, not inside tf.data
         if first is None:
             raise FileNotFoundError(f"{self.name}: the training data holds no text to learn a vocabulary from.")
-        return text_encoder.build_wordpiece_vocab(itertools.chain([first], texts), self.approx_vocab_size, path)
+        texts = itertools.chain([first], texts)
+        if self.vocab_type == VocabType.WORDPIECE:
+            return text_encoder.build_wordpiece_vocab(texts, self.approx_vocab_size, path)
+        print(f"learning T2T's subword vocabulary ({self.approx_vocab_size} subtokens) for {self.name}", flush=True)
+        learn_subword_vocab(texts, self.approx_vocab_size, path, self.max_subtoken_length)
+        return text_encoder.T2TSubwordTextEncoder(path)
 
     def feature_encoders(self, data_dir):
         encoder = self.get_or_create_vocab(data_dir, force_get=True)
@@ -95,7 +105,7 @@ class Text2TextProblem(Problem):
 
     def generate_encoded_samples(self, data_dir, tmp_dir, dataset_split, chunk=1024):
         """Encodes samples in chunks (one in-graph tokenizer call per chunk and feature)."""
-        encoder = self.get_or_create_vocab(data_dir, tmp_dir)
+        encoder = self._encoder = self.get_or_create_vocab(data_dir, tmp_dir)
         samples = self.generate_samples(data_dir, tmp_dir, dataset_split)
         while True:
             batch = list(itertools.islice(samples, chunk))
@@ -106,24 +116,18 @@ class Text2TextProblem(Problem):
             for i, sample in enumerate(batch):
                 yield self.assemble(sample, {key: ids[key][i] for key in ids})
 
-    def encoded_examples(self, data_dir, tmp_dir, dataset_split):
-        """What is written for a split: encoded samples, packed into rows when `packed_length`."""
-        examples = self.generate_encoded_samples(data_dir, tmp_dir, dataset_split)
-        if not self.packed_length:
-            return examples
-        rows = pack_examples(examples, self.has_inputs, self.packed_length, spacing=self.packed_spacing,
-                             chop_long_sequences=not self.has_inputs)
-        return self._reporting_fill(rows, dataset_split)
-
-    def _reporting_fill(self, rows, split):
-        """Passes packed rows through and prints their real-token fill ratio at the end."""
-        count = real = 0
-        for row in rows:
-            count += 1
-            real += sum(1 for s in row["targets_segmentation"] if s > 0)
-            yield row
-        print(f"{self.name} {split}: {count} packed rows of {self.packed_length} tokens, real-token fill ratio "
-              f"{real / max(count * self.packed_length, 1):.3f}", flush=True)
+    def _pack_records(self, records):
+        """T2T's `_pack_fn`: one shuffled shard of serialized examples -> its packed rows."""
+        keys = ["inputs", "targets"] if self.has_inputs else ["targets"]
+        examples = []
+        for record in records:
+            feature = tf.train.Example.FromString(record).features.feature
+            examples.append({k: list(feature[k].int64_list.value) for k in keys})
+        rows = list(pack_examples(examples, self.has_inputs, self.packed_length, spacing=self.packed_spacing,
+                                  chop_long_sequences=not self.has_inputs))
+        self._fill[0] += len(rows)
+        self._fill[1] += sum(1 for row in rows for s in row["targets_segmentation"] if s > 0)
+        return [generator_utils.to_example(row).SerializeToString() for row in rows]
 
     def example_reading_spec(self):
         spec = {key: tf.io.VarLenFeature(tf.int64) for key in self.text_features}
@@ -134,17 +138,28 @@ class Text2TextProblem(Problem):
         return spec
 
     def generate_data(self, data_dir, tmp_dir, task_id=-1):
+        """T2T's flow: encoded examples round-robin into shards; then every shard (train, then dev)
+        is shuffled with one RNG seeded like t2t-datagen's (`datagen_seed`) and, for packed
+        problems, packed from its shuffled records. So the records are T2T's, shard for shard."""
         self.get_or_create_vocab(data_dir, tmp_dir)
+        rng = random.Random(self.datagen_seed)
+        pack = self._pack_records if self.packed_length else None
+        self._fill = [0, 0]
         splits = self.dataset_splits
         if self.is_generate_per_split:
             for split in splits:
                 paths = generator_utils.shard_filepaths(data_dir, self.dataset_filename(), SPLIT_FILES[split["split"]],
                                                         split["shards"])
-                generator_utils.generate_files(self.encoded_examples(data_dir, tmp_dir, split["split"]), paths)
+                generator_utils.generate_files(self.generate_encoded_samples(data_dir, tmp_dir, split["split"]), paths,
+                                               rng=rng, extra_fn=pack)
         else:
             paths = [p for split in splits for p in generator_utils.shard_filepaths(
                 data_dir, self.dataset_filename(), SPLIT_FILES[split["split"]], split["shards"])]
-            generator_utils.generate_files(self.encoded_examples(data_dir, tmp_dir, DatasetSplit.TRAIN), paths)
+            generator_utils.generate_files(self.generate_encoded_samples(data_dir, tmp_dir, DatasetSplit.TRAIN), paths,
+                                           rng=rng, extra_fn=pack)
+        if pack and self._fill[0]:
+            print(f"{self.name}: {self._fill[0]} packed rows of {self.packed_length} tokens, real-token fill ratio "
+                  f"{self._fill[1] / (self._fill[0] * self.packed_length):.3f}", flush=True)
 
     def hparams(self, defaults, model_hparams):
         if self.vocab_type != VocabType.CHARACTER and not self.data_dir:
@@ -215,14 +230,22 @@ class Text2ClassProblem(Text2TextProblem):
 
 
 class TextConcat2ClassProblem(Text2ClassProblem):
-    """Classification of several texts (premise, hypothesis) joined by T2T's `$` token."""
+    """Classification of several texts (premise, hypothesis), as T2T writes it: each text encoded
+    on its own, joined by the first id of `encode("$")`, then EOS."""
 
     CONCAT_TOKEN = "$"
 
     def _vocab_texts(self, data_dir, tmp_dir):
-        for text in super()._vocab_texts(data_dir, tmp_dir):
-            yield text
-        yield self.CONCAT_TOKEN
+        yield from super()._vocab_texts(data_dir, tmp_dir)
+        if self.vocab_type == VocabType.WORDPIECE:  # WordPiece would map an unseen "$" to [UNK]
+            yield self.CONCAT_TOKEN
 
     def sample_texts(self, sample):
-        return {"inputs": f" {self.CONCAT_TOKEN} ".join(sample["inputs"])}
+        return {f"inputs_{i}": text for i, text in enumerate(sample["inputs"])}
+
+    def assemble(self, sample, ids):
+        concat_id = self._encoder.encode(self.CONCAT_TOKEN)[0]
+        inputs = []
+        for i in range(len(sample["inputs"])):
+            inputs += ids[f"inputs_{i}"] + ([concat_id] if i < len(sample["inputs"]) - 1 else [])
+        return {"inputs": inputs + [text_encoder.EOS_ID], "targets": [int(sample["label"])]}

@@ -69,11 +69,11 @@ def test_subword_vocab_is_learned_named_like_t2t_and_round_trips(tmp_path):
     vocab_path = os.path.join(data_dir, "vocab.toy_translate.60.subwords")
     assert os.path.exists(vocab_path)
     encoder = problem.feature_encoders(data_dir)["inputs"]
-    assert isinstance(encoder, text_encoder.WordpieceTextEncoder)
-    assert open(vocab_path).read().splitlines()[:3] == ["<pad>", "<EOS>", "[UNK]"]
+    assert isinstance(encoder, text_encoder.T2TSubwordTextEncoder)  # T2T's learner by default
+    assert open(vocab_path).read().splitlines()[:2] == ["'<pad>_'", "'<EOS>_'"]
     text = "the green cat ran over a mat"
     ids = encoder.encode(text)
-    assert min(ids) >= 3 and encoder.decode(ids + [1, 7, 7]) == text  # decoding stops at EOS
+    assert min(ids) >= 2 and encoder.decode(ids + [1, 7, 7]) == text  # decoding stops at EOS
     ex = next(problem.dataset("train", data_dir).as_numpy_iterator())
     assert ex["inputs"][-1] == 1 and ex["targets"][-1] == 1
     assert problem.get_hparams(None, data_dir).vocab_size == {"inputs": encoder.vocab_size,
@@ -87,28 +87,32 @@ def test_character_lm_uses_bytes_and_t2t_loss_multiplier(tmp_path):
     data_dir = _generated(problem, tmp_path)
     hp = problem.get_hparams(None, data_dir)
     assert hp.vocab_size == {"targets": 258} and hp.loss_multiplier == 2.0 and not problem.has_inputs
-    ex = next(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
-    assert set(ex) == {"targets"}
-    assert text_encoder.ByteTextEncoder().decode(ex["targets"]) == _sentences(40, 1)[0]
+    examples = list(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
+    assert all(set(ex) == {"targets"} for ex in examples)
+    texts = sorted(text_encoder.ByteTextEncoder().decode(ex["targets"]) for ex in examples)
+    assert texts == sorted(_sentences(40, 1))
 
 
 def test_classification_records_and_hparams(tmp_path):
     problem = ToySentiment()
     data_dir = _generated(problem, tmp_path)
     examples = list(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
-    assert [int(ex["targets"][0]) for ex in examples[:4]] == [0, 1, 0, 1]
+    labels = sorted(int(ex["targets"][0]) for ex in examples)
+    assert set(labels) == {0, 1} and all(len(ex["targets"]) == 1 for ex in examples)
     hp = problem.get_hparams(None, data_dir)
     assert hp.modality == {"inputs": "symbol", "targets": "class_label"} and hp.vocab_size["targets"] == 2
 
 
 def test_concatenated_inputs_are_joined_by_the_concat_token(tmp_path):
+    """T2T's rule: each text encoded on its own, joined by `encode("$")[0]`, then EOS."""
     problem = ToyNLI()
     data_dir = _generated(problem, tmp_path)
     encoder = problem.feature_encoders(data_dir)["inputs"]
-    concat_id = encoder.encode("$")
-    assert len(concat_id) == 1
-    ex = next(problem.dataset("train", data_dir, shuffle_files=False).as_numpy_iterator())
-    assert list(ex["inputs"]).count(concat_id[0]) == 1
+    concat_id = encoder.encode("$")[0]
+    expected = sorted(tuple(encoder.encode(s["inputs"][0]) + [concat_id] + encoder.encode(s["inputs"][1]) + [1])
+                      for s in problem.generate_samples(data_dir, None, "train"))
+    records = sorted(tuple(ex["inputs"]) for ex in problem.dataset("train", data_dir).as_numpy_iterator())
+    assert records == expected
 
 
 def test_token_vocab_must_exist(tmp_path):
@@ -150,3 +154,18 @@ def test_packed_rows_longer_than_hparams_max_length_size_the_model(tmp_path):
     assert trainer.model.decoder_blocks[0].self_attention.sort_net.num_blocks == 64 // 4
     trainer.train(2, save_every=2, log_every=1)
     assert np.isfinite(trainer.evaluate(1)["neg_log_perplexity"])
+
+
+class ToyTranslateWordpiece(ToyTranslate):
+    vocab_type = VocabType.WORDPIECE
+
+
+def test_wordpiece_stays_available_as_a_named_option(tmp_path):
+    problem = ToyTranslateWordpiece()
+    data_dir = _generated(problem, tmp_path)
+    vocab_path = os.path.join(data_dir, "vocab.toy_translate_wordpiece.60.wordpiece")
+    assert open(vocab_path).read().splitlines()[:3] == ["<pad>", "<EOS>", "[UNK]"]
+    encoder = problem.feature_encoders(data_dir)["inputs"]
+    assert isinstance(encoder, text_encoder.WordpieceTextEncoder)
+    text = "the green cat ran over a mat"
+    assert encoder.decode(encoder.encode(text) + [1, 7]) == text

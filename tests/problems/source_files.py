@@ -14,18 +14,28 @@ def sentences(n, seed, low=3, high=12):
     return [" ".join(rng.choice(WORDS, size=rng.integers(low, high))) for _ in range(n)]
 
 
-def write_lm1b(tmp_dir):
+LM1B_VOCAB = [w for w in WORDS if w not in ("mat", "park")] + [".", "<S>", "</S>"]  # mat, park -> UNK
+
+
+def write_lm1b(tmp_dir, train=None, dev=None):
+    """The LM1B release tree: all 99 training shards (`train`: {shard: sentences}; by default 30
+    sentences in shards 1 and 2, the others empty), the first heldout shard, a shard 00000 that is
+    not training data, and the original vocabulary file T2T reads from --tmp_dir."""
     root = os.path.join(tmp_dir, "1-billion-word-language-modeling-benchmark-r13output")
-    train = os.path.join(root, "training-monolingual.tokenized.shuffled")
-    dev = os.path.join(root, "heldout-monolingual.tokenized.shuffled")
-    os.makedirs(train), os.makedirs(dev)
-    for shard in (1, 2):
-        with open(os.path.join(train, f"news.en-{shard:05d}-of-00100"), "w") as f:
-            f.write("\n".join(s + " ." for s in sentences(30, shard, 4, 40)) + "\n")
-    with open(os.path.join(train, "news.en-00000-of-00100"), "w") as f:  # not a training shard in LM1B
+    train_dir = os.path.join(root, "training-monolingual.tokenized.shuffled")
+    dev_dir = os.path.join(root, "heldout-monolingual.tokenized.shuffled")
+    os.makedirs(train_dir), os.makedirs(dev_dir)
+    if train is None:
+        train = {shard: [s + " ." for s in sentences(30, shard, 4, 40)] for shard in (1, 2)}
+    for shard in range(1, 100):
+        with open(os.path.join(train_dir, f"news.en-{shard:05d}-of-00100"), "w") as f:
+            f.write("".join(line + "\n" for line in train.get(shard, [])))
+    with open(os.path.join(train_dir, "news.en-00000-of-00100"), "w") as f:  # not a training shard in LM1B
         f.write("HELDOUT ONLY SENTENCE .\n")
-    with open(os.path.join(dev, "news.en.heldout-00000-of-00050"), "w") as f:
-        f.write("\n".join(s + " ." for s in sentences(12, 9, 4, 40)) + "\n")
+    with open(os.path.join(dev_dir, "news.en.heldout-00000-of-00050"), "w") as f:
+        f.write("".join(line + "\n" for line in (dev or [s + " ." for s in sentences(12, 9, 4, 40)])))
+    with open(os.path.join(tmp_dir, "vocab-2016-09-10.txt.en"), "w") as f:
+        f.write("".join(w + "\n" for w in LM1B_VOCAB))
 
 
 def cifar_arrays(n, seed):
@@ -40,7 +50,7 @@ def write_cifar10(tmp_dir):
         images, labels = cifar_arrays(3, i)
         data = images.transpose(0, 3, 1, 2).reshape(len(images), 3072)  # the release's R|G|B rows
         with open(os.path.join(root, name), "wb") as f:
-            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data}, f)
+            pickle.dump({"batch_label": name, "labels": labels, "data": data}, f)  # as T2T reads them (latin1)
 
 
 def write_imdb(tmp_dir):

@@ -90,11 +90,13 @@ def test_original_formats_are_read_as_released(tmp_path):
     assert os.path.exists(data / "vocab.languagemodel_lm1b32k.32768.subwords")  # the base problem's vocabulary
     assert not any(f.startswith("vocab.languagemodel_lm1b32k_packed") for f in os.listdir(data))
     row = _records(packed, data)[0]
-    assert len(row["targets"]) <= 256 and row["targets_segmentation"].max() > 1  # T2T rows: not padded
+    assert len(row["targets"]) <= 256  # T2T's rows are not padded (60 sentences in 100 shards: one per row)
     lm = registry.problem("languagemodel_lm1b_characters")
     lm.generate_data(str(data), str(tmp_path))
     texts = [lm.feature_encoders(str(data))["targets"].decode(r["targets"]) for r in _records(lm, data)]
     assert len(texts) == 60 and not any("HELDOUT" in t for t in texts)  # shard 00000 is not training data
+    words = {w for t in texts for w in t.split()}
+    assert "UNK" in words and not words & {"mat", "park"}  # outside LM1B's original vocabulary
     cifar = registry.problem("image_cifar10_plain_gen_flat_rev")
     cifar.generate_data(str(data), str(tmp_path))
     images, _ = src.cifar_arrays(3, 0)  # data_batch_1
@@ -111,7 +113,7 @@ def test_original_formats_are_read_as_released(tmp_path):
     imdb = registry.problem("sentiment_imdb")
     imdb.generate_data(str(data), str(tmp_path))
     decoded = [imdb.feature_encoders(str(data))["inputs"].decode(r["inputs"]) for r in _records(imdb, data)]
-    assert len(decoded) == 24 and not any("<br" in d for d in decoded)
+    assert len(decoded) == 24 and all("<br />" in d for d in decoded)  # kept verbatim, as T2T keeps it
 
 
 def test_prepared_tfds_datasets_are_used_first(tmp_path):
@@ -130,8 +132,12 @@ def test_prepared_tfds_datasets_are_used_first(tmp_path):
                                                      for i, w in enumerate(words)] for split in splits})
     data = tmp_path / "data"
     lm = registry.problem("languagemodel_lm1b_characters")
+    with pytest.raises(FileNotFoundError, match="vocab-2016-09-10.txt.en"):  # T2T's UNK list, TFDS lacks it
+        lm.generate_data(str(data), str(tmp_path))
+    (tmp_path / "vocab-2016-09-10.txt.en").write_text("\n".join(src.LM1B_VOCAB) + "\n")
     lm.generate_data(str(data), str(tmp_path))
-    assert sorted(lm.feature_encoders(str(data))["targets"].decode(r["targets"]) for r in _records(lm, data)) == sorted(words)
+    expected = sorted(" ".join(w if w in src.LM1B_VOCAB else "UNK" for w in s.split()) for s in words)
+    assert sorted(lm.feature_encoders(str(data))["targets"].decode(r["targets"]) for r in _records(lm, data)) == expected
     cifar = registry.problem("image_cifar10_plain_gen_flat_rev")
     cifar.generate_data(str(data), str(tmp_path))
     assert any(np.array_equal(r["targets"], images[0].reshape(-1)) for r in _records(cifar, data))
@@ -156,7 +162,8 @@ def test_classification_inputs_longer_than_the_model_are_cut(tmp_path):
     assert run_tool("t2t-datagen", "--problem=sentiment_imdb", f"--data_dir={data_dir}",
                     f"--tmp_dir={tmp_dir}").returncode == 0
     problem = registry.problem("sentiment_imdb")
-    lengths = {split: [len(r["inputs"]) for r in _records(problem, data_dir, split)] for split in ("train", "dev")}
+    lengths = {split: [len(r["inputs"]) for r in _records(problem, data_dir, mode)]
+               for split, mode in (("train", "train"), ("dev", "eval"))}
     assert all(max(v) > 8 for v in lengths.values())
     train = run_tool("t2t-trainer", "--problem=sentiment_imdb", f"--model={CLS}", "--hparams_set=transformer_test",
                      "--hparams=self_attention_type=sinkhorn,max_length=8", f"--data_dir={data_dir}",
@@ -174,19 +181,16 @@ def test_packed_rows_are_full_for_models_that_do_not_sort_blocks(tmp_path):
     """T2T's packing is written as is (rows over 90% real tokens); dense and local attention train
     on those rows, Sinkhorn on rows re-aligned to its blocks; the tools say the fill ratio."""
     tmp_dir, data_dir = tmp_path / "raw", tmp_path / "data"
-    root = tmp_dir / "1-billion-word-language-modeling-benchmark-r13output"
-    train, dev = root / "training-monolingual.tokenized.shuffled", root / "heldout-monolingual.tokenized.shuffled"
-    os.makedirs(train), os.makedirs(dev)
-    (train / "news.en-00001-of-00100").write_text("\n".join(src.sentences(2500, 1, 4, 30)) + "\n")
-    (dev / "news.en.heldout-00000-of-00050").write_text("\n".join(src.sentences(50, 2, 4, 30)) + "\n")
+    os.makedirs(tmp_dir)
+    # T2T packs each of its 100 shards separately: ~10 rows per shard make the last, partial row rare.
+    src.write_lm1b(str(tmp_dir), train={1: src.sentences(12000, 1, 4, 30)}, dev=src.sentences(50, 2, 4, 30))
     name = "languagemodel_lm1b_characters_packed"
     datagen = run_tool("t2t-datagen", f"--problem={name}", f"--data_dir={data_dir}", f"--tmp_dir={tmp_dir}")
     assert datagen.returncode == 0, datagen.stderr[-3000:]
-    fill = float(datagen.stdout.split(f"{name} train: ")[1].split("fill ratio ")[1].split()[0])
-    rows = _records(registry.problem(name), data_dir)
-    segments = np.concatenate([r["targets_segmentation"] for r in rows])
-    assert fill == pytest.approx(np.mean(segments > 0) * sum(len(r["targets_segmentation"]) for r in rows)
-                                 / (1024 * len(rows)), abs=1e-3) and fill >= 0.9
+    fill = float(datagen.stdout.split(f"{name}: ")[1].split("fill ratio ")[1].split()[0])
+    rows = _records(registry.problem(name), data_dir) + _records(registry.problem(name), data_dir, "eval")
+    real = sum(int(np.sum(r["targets_segmentation"] > 0)) for r in rows)
+    assert fill == pytest.approx(real / (1024 * len(rows)), abs=1e-3) and fill >= 0.9
     ratios = {}
     for kind in ("dot_product", "local", "sinkhorn"):
         train_run = run_tool("t2t-trainer", f"--problem={name}", "--model=transformer", "--hparams_set=transformer_test",
@@ -198,3 +202,18 @@ def test_packed_rows_are_full_for_models_that_do_not_sort_blocks(tmp_path):
         assert ("aligned to blocks of 128" in line) == (kind == "sinkhorn"), line
     assert ratios["dot_product"] >= 0.9 and ratios["local"] >= 0.9
     assert ratios["sinkhorn"] < ratios["dot_product"]  # alignment pads every example to whole blocks
+
+
+def test_missing_lm1b_files_are_an_error_never_fewer_records(tmp_path):
+    src.write_lm1b(str(tmp_path))
+    shard = (tmp_path / "1-billion-word-language-modeling-benchmark-r13output" / "training-monolingual.tokenized.shuffled"
+             / "news.en-00042-of-00100")
+    os.remove(shard)
+    result = run_tool("t2t-datagen", "--problem=languagemodel_lm1b_characters", f"--data_dir={tmp_path / 'data'}",
+                      f"--tmp_dir={tmp_path}")
+    assert result.returncode == 2 and "news.en-00042-of-00100" in result.stderr and "1 of the release's 99" in result.stderr
+    shard.write_text("")
+    os.remove(tmp_path / "vocab-2016-09-10.txt.en")
+    result = run_tool("t2t-datagen", "--problem=languagemodel_lm1b_characters", f"--data_dir={tmp_path / 'data2'}",
+                      f"--tmp_dir={tmp_path}")
+    assert result.returncode == 2 and "vocab-2016-09-10.txt.en" in result.stderr.strip().splitlines()[-1]
