@@ -1,8 +1,9 @@
 """Block-local self-attention (Luong et al. 2015; Parmar et al. 2018), the paper's local baseline."""
 import keras
+from keras import ops
 
 from sinkhorn_t2t.layers.self_attention import SelfAttention, check_positive_int
-from sinkhorn_t2t.ops import local_attention
+from sinkhorn_t2t.ops import dot_product_attention, local_attention
 
 
 @keras.saving.register_keras_serializable(package="sinkhorn_t2t")
@@ -32,6 +33,20 @@ class LocalAttention(SelfAttention):
         return local_attention(q, k, v, self.block_size, self.num_memory_blocks, causal=self.causal,
                                key_mask=key_mask, dropout_rate=self._dropout_rate(training), seed=self._dropout_seed,
                                segment_ids=segment_ids)
+
+    def _attend_step(self, x_t, q, cache, index):
+        """Keys of the query's block and the `num_memory_blocks` before it, up to the query."""
+        keys, values = cache["key"], cache["value"]
+        length = keys.shape[2]
+        window = min((self.num_memory_blocks + 1) * self.block_size, length)
+        first = (index // self.block_size - self.num_memory_blocks) * self.block_size  # may be < 0
+        start = ops.clip(first, 0, length - window)
+        shape = ops.shape(keys)
+        keys = ops.slice(keys, (0, 0, start, 0), (shape[0], shape[1], window, keys.shape[3]))
+        values = ops.slice(values, (0, 0, start, 0), (shape[0], shape[1], window, values.shape[3]))
+        positions = start + ops.arange(window)
+        allowed = ops.logical_and(positions <= index, positions >= first)
+        return dot_product_attention(q, keys, values, allowed[None, None, None, :])
 
     def get_config(self):
         return {**super().get_config(), "block_size": self.block_size, "causal": self.causal,

@@ -109,6 +109,57 @@ class SelfAttention(keras.layers.Layer):
         `(B, H, L, Dv)`."""
         raise NotImplementedError
 
+    # --- incremental decoding ----------------------------------------------------------------
+    def init_cache(self, batch_size, max_length):
+        """State for `decode_step`: a dict of tensors with static shapes (keys and values of every
+        position up to `max_length`, plus what the layer's attention needs to go on).
+
+        Only causal layers decode incrementally: a non-causal layer's output at position t
+        depends on later positions.
+        """
+        name = type(self).__name__
+        if not getattr(self, "causal", False):
+            raise ValueError(f"{name}: init_cache / decode_step need causal=True: the output of a non-causal layer "
+                             "at position t depends on later positions, so it cannot be computed one step at a time.")
+        if not self.built:
+            raise ValueError(f"{name}: call the layer once (or build it) before init_cache.")
+        length = -(-max_length // self.pad_multiple) * self.pad_multiple
+        cache = {"key": ops.zeros((batch_size, self.num_heads, length, self.key_dim), self.compute_dtype),
+                 "value": ops.zeros((batch_size, self.num_heads, length, self.value_dim), self.compute_dtype)}
+        cache.update(self._init_step_state(batch_size, length))
+        return cache
+
+    def decode_step(self, x_t, cache, index):
+        """Position `index` of a causal pass, from the state of positions before it.
+
+        Args:
+          x_t: `(batch_size, 1, dim)`, the layer input at position `index`.
+          cache: from `init_cache` or the previous `decode_step`.
+          index: scalar int32 tensor t.
+
+        Returns:
+          `(y_t, cache)`: `y_t (batch_size, 1, dim)` equals `layer(x, training=False)[:, t:t + 1]`
+          for any `x` whose position t is `x_t` and whose earlier positions were given before.
+        """
+        index = ops.cast(index, "int32")
+        x_t = ops.cast(x_t, self.compute_dtype)  # a method, not __call__: Keras does not autocast here
+        q = self._heads(self._query_dense, x_t)  # [B, H, 1, D]
+        k = self._heads(self._key_dense, x_t)
+        v = k if self.share_kv else self._heads(self._value_dense, x_t)
+        cache = dict(cache)
+        cache["key"] = ops.slice_update(cache["key"], (0, 0, index, 0), ops.cast(k, cache["key"].dtype))
+        cache["value"] = ops.slice_update(cache["value"], (0, 0, index, 0), ops.cast(v, cache["value"].dtype))
+        out = self._attend_step(x_t, q, cache, index)  # [B, H, 1, Dv]; may update cache
+        return self._output_dense(ops.transpose(out, (0, 2, 1, 3))), cache
+
+    def _init_step_state(self, batch_size, length):
+        """Extra decoding state beyond keys and values."""
+        return {}
+
+    def _attend_step(self, x_t, q, cache, index):
+        """`q (B, H, 1, D)` at position `index` over `cache` -> `(B, H, 1, Dv)`."""
+        raise NotImplementedError
+
     def _dropout_rate(self, training):
         return self.dropout if training else 0.0
 

@@ -91,6 +91,18 @@ class SortNet(keras.layers.Layer):
         weights = ops.cast(ops.logical_and(earlier[None], same), sums.dtype)
         return ops.einsum("bij,bjd->bid", weights, sums) + blocks[:, :, 0, :]
 
+    def project(self, summaries, columns):
+        """P (eq. 3-4, Table 8): summaries `(batch, rows, dim)` -> logits `(batch, heads, rows,
+        columns)` over the first `columns` block positions."""
+        if self.variant.startswith("mlp"):
+            x = ops.einsum("bnd,hde->bhne", summaries, self.hidden_kernel) + self.hidden_bias[None, :, None, :]
+            logits = ops.einsum("bhne,hem->bhnm", ops.relu(x), self.output_kernel[:, :, :columns])
+        else:
+            logits = ops.einsum("bnd,hdm->bhnm", summaries, self.output_kernel[:, :, :columns])
+        if self.use_output_bias:
+            logits = logits + self.output_bias[None, :, None, :columns]
+        return ops.relu(logits) if self.variant.endswith("relu") else logits
+
     def call(self, blocks, mask=None, block_segments=None):
         num_input_blocks = blocks.shape[1]
         if num_input_blocks is not None and num_input_blocks > self.num_blocks:
@@ -100,16 +112,7 @@ class SortNet(keras.layers.Layer):
             )
         # Output columns: the leading n alone; a block's position inside its segment when packed.
         n = ops.shape(blocks)[1] if block_segments is None else self.num_blocks
-        x = self.summarize(blocks, mask, block_segments)  # [B, NB, d]
-        if self.variant.startswith("mlp"):
-            x = ops.einsum("bnd,hde->bhne", x, self.hidden_kernel) + self.hidden_bias[None, :, None, :]
-            logits = ops.einsum("bhne,hem->bhnm", ops.relu(x), self.output_kernel[:, :, :n])
-        else:
-            logits = ops.einsum("bnd,hdm->bhnm", x, self.output_kernel[:, :, :n])
-        if self.use_output_bias:
-            logits = logits + self.output_bias[None, :, None, :n]
-        if self.variant.endswith("relu"):
-            logits = ops.relu(logits)
+        logits = self.project(self.summarize(blocks, mask, block_segments), n)
         if block_segments is not None:
             columns = ops.one_hot(positions_in_run(block_segments), self.num_blocks, dtype=logits.dtype)
             logits = ops.einsum("bhnw,bmw->bhnm", logits, columns)  # [B, H, NB, NB]

@@ -2,7 +2,7 @@
 import keras
 
 from sinkhorn_t2t.layers.self_attention import SelfAttention, check_positive_int
-from sinkhorn_t2t.ops import dense_attention, sparse_fixed_mask
+from sinkhorn_t2t.ops import dense_attention, dot_product_attention, sparse_fixed_mask
 
 
 @keras.saving.register_keras_serializable(package="sinkhorn_t2t")
@@ -33,6 +33,13 @@ class SparseFixedAttention(SelfAttention):
         pattern = sparse_fixed_mask(length, self.block_size, self.stride, self.causal, segment_ids=segment_ids)
         return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern, segment_ids=segment_ids,
                                dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
+
+    def _attend_step(self, x_t, q, cache, index):
+        positions = keras.ops.arange(keras.ops.shape(cache["key"])[2])
+        same_block = positions // self.block_size == index // self.block_size
+        summary = positions % self.block_size >= self.block_size - self.stride
+        allowed = keras.ops.logical_and(positions <= index, keras.ops.logical_or(same_block, summary))
+        return dot_product_attention(q, cache["key"], cache["value"], allowed[None, None, None, :])
 
     def get_config(self):
         return {**super().get_config(), "block_size": self.block_size, "stride": self.stride, "causal": self.causal}

@@ -10,11 +10,13 @@ from sinkhorn_t2t.ops.attention import (
     sparse_fixed_mask,
 )
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
-from sinkhorn_t2t.ops.sinkhorn import MASKED_LOG_VALUE, gumbel_sinkhorn, sample_gumbel, sinkhorn
+from sinkhorn_t2t.ops.sinkhorn import (MASKED_LOG_VALUE, causal_sinkhorn_row, gumbel_sinkhorn, sample_gumbel,
+                                      sinkhorn)
 
 __all__ = [
     "COMBINE_MODES",
     "MASKED_LOG_VALUE",
+    "causal_sinkhorn_row",
     "dense_attention",
     "dot_product_attention",
     "from_blocks",

@@ -89,6 +89,38 @@ def sinkhorn(log_alpha, n_iters, mask=None, causal=False):
     return x
 
 
+def causal_sinkhorn_row(log_row, row_index, column_lse, n_iters):
+    """Row i of causal balancing from the rows before it: the incremental form of
+    `sinkhorn(..., causal=True)` (3.3.2), for decoding one block at a time.
+
+    Causal balancing divides entry (i, j) by the sum of column j over rows 0..i only, so row i
+    needs, per round, just the running log-sum-exp of each column over the earlier rows.
+
+    Args:
+      log_row: `[..., N]` logits of row i (temperature applied); entries j < i are allowed.
+      row_index: scalar int i.
+      column_lse: `[max(n_iters, 1), ..., N]` float32, per round the log-sum-exp of each column's
+        round input over rows < i (start: `MASKED_LOG_VALUE` everywhere).
+      n_iters: Python int >= 0, as in `sinkhorn` (0: the row is normalised once).
+
+    Returns:
+      `(log_row, column_lse)`: float32 `[..., N]` log of row i of the balanced matrix (equal to
+      row i of `sinkhorn(..., causal=True)`), and the running sums including row i.
+    """
+    x = tf.cast(log_row, tf.float32)
+    n = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
+    allowed = tf.range(n) < row_index
+    x = tf.where(allowed, x, MASKED_LOG_VALUE)
+    if n_iters == 0:
+        return _normalize(x, allowed, axis=-1), column_lse
+    sums = []
+    for k in range(n_iters):
+        running = tf.math.reduce_logsumexp(tf.stack([column_lse[k], x]), axis=0)
+        sums.append(running)
+        x = _normalize(tf.where(allowed, x - running, MASKED_LOG_VALUE), allowed, axis=-1)
+    return x, tf.stack(sums)
+
+
 def sample_gumbel(shape, seed=None):
     """Standard i.i.d. Gumbel noise `-log(-log(u))`, u ~ U(0, 1), float32 of `shape`.
 

@@ -1,18 +1,16 @@
 """This project's datagen against files the real T2T 1.15.7 wrote for the same inputs
 (`tests/golden/make_t2t_golden.sh`): records compared as multisets (T2T shuffles inside shards),
 vocabularies byte for byte."""
-import glob
 import gzip
 import json
 import os
 import tarfile
 
 import pytest
-import tensorflow as tf
 
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.data.subword_vocab import learn_subword_vocab
-from tests.golden.inputs import feature_lists
+from tests.golden.inputs import records
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "golden", "t2t")
 
@@ -25,17 +23,6 @@ def test_subword_learner_learns_t2ts_vocabulary(tmp_path, target):
     with open(path, encoding="utf-8") as ours, open(os.path.join(GOLDEN, f"subwords.target_{target}"),
                                                     encoding="utf-8") as t2t:
         assert ours.read() == t2t.read()
-
-
-def _records(data_dir, prefix):
-    records = {}
-    for split in ("train", "dev"):
-        rows = []
-        for path in sorted(glob.glob(f"{data_dir}/{prefix}-{split}-*")):
-            for raw in tf.data.TFRecordDataset(path):
-                rows.append(feature_lists(raw.numpy()))
-        records[split] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
-    return records
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +45,7 @@ def generated(tmp_path_factory):
 def test_records_are_the_ones_t2t_writes(generated, problem):
     with gzip.open(os.path.join(GOLDEN, f"{problem}.json.gz"), "rt") as f:
         expected = json.load(f)
-    ours = _records(generated, problem)
+    ours = records(generated, problem)
     for split in ("train", "dev"):
         assert len(ours[split]) == len(expected[split]), split
         assert ours[split] == expected[split], split

@@ -73,3 +73,17 @@ def feature_lists(serialized):
         values = list(getattr(feature, kind).value)
         out[name] = [base64.b64encode(v).decode("ascii") for v in values] if kind == "bytes_list" else values
     return out
+
+
+def records(data_dir, prefix):
+    """`{"train": [...], "dev": [...]}`: every record of the problem's shards as `feature_lists`,
+    sorted (T2T shuffles inside shards, so records compare as multisets)."""
+    import glob
+    import json
+
+    out = {}
+    for split in ("train", "dev"):
+        rows = [feature_lists(raw.numpy()) for path in sorted(glob.glob(f"{data_dir}/{prefix}-{split}-*"))
+                for raw in tf.data.TFRecordDataset(path)]
+        out[split] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+    return out

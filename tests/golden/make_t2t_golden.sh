@@ -55,22 +55,14 @@ EOF
 # 4. Records as sorted JSON (T2T shuffles inside shards: compare multisets), vocabularies as written.
 python - "$WORK/data" "$OUT" <<'EOF'
 import glob, gzip, json, os, shutil, sys
-import tensorflow as tf
 sys.path.insert(0, ".")
-from tests.golden.inputs import feature_lists
+from tests.golden.inputs import records
 
 data, out = sys.argv[1:]
 for prefix in ("languagemodel_lm1b_characters", "languagemodel_lm1b32k", "languagemodel_lm1b_characters_packed",
                "languagemodel_lm1b32k_packed", "sentiment_imdb", "image_cifar10_plain"):
-    records = {}
-    for split in ("train", "dev"):
-        rows = []
-        for path in sorted(glob.glob(f"{data}/{prefix}-{split}-*")):
-            for raw in tf.data.TFRecordDataset(path):
-                rows.append(feature_lists(raw.numpy()))
-        records[split] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
     with gzip.open(f"{out}/{prefix}.json.gz", "wt") as f:
-        json.dump(records, f, sort_keys=True)
+        json.dump(records(data, prefix), f, sort_keys=True)
 for vocab in glob.glob(f"{data}/vocab.*"):
     shutil.copy(vocab, out)
 print(sorted(os.listdir(out)))
