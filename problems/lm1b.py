@@ -53,6 +53,14 @@ def lm1b_sentences(problem_name, tmp_dir, split):
         raise sources.MissingDataError(
             f"{problem_name}: {len(missing)} of the release's {len(files)} {split} files are missing under "
             f"--tmp_dir {tmp_dir} ({names}); T2T reads all of them: restore them (or extract {LM1B_ARCHIVE} again).")
+    for path in files:  # every release shard ends with a newline; a cut copy ends mid-line
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(size - 1, 0))
+            if size and f.read(1) != b"\n":
+                raise sources.MissingDataError(
+                    f"{problem_name}: {path} looks truncated (it ends mid-line, as no LM1B release file does): "
+                    f"restore it (or extract {LM1B_ARCHIVE} again).")
     vocab = original_vocab(problem_name, tmp_dir)
     for path in files:
         with open(path, encoding="utf-8") as f:

@@ -1,6 +1,7 @@
 """Mistakes and accidents of real runs, through the console scripts: every one ends in one clear
 line (no traceback), a damaged checkpoint falls back to an intact one, two trainers never share an
 output dir."""
+import hashlib
 import os
 import shutil
 import signal
@@ -117,9 +118,10 @@ CASES = {
         "t2t-trainer", lambda d, m, t: [*PROBLEM, f"--data_dir={d}", f"--output_dir={_damaged(m, t, 'all')}",
                                         "--train_steps=6"], 1, ["no intact checkpoint", "ckpt-4", "ckpt-2",
                                                                 "nothing was deleted"]),
-    "trainer: out of memory": (
+    "trainer: out of memory": (  # on a dir with checkpoints: they stay as they were (checked below)
         "t2t-trainer", lambda d, m, t: [*PROBLEM, "--hparams=filter_size=1000000000", f"--data_dir={d}",
-                                        f"--output_dir={t / 'm'}"], 1, ["out of memory", "shape[", "batch_size"]),
+                                        f"--output_dir={_copy(m, t, 'model_copy')}", "--overwrite_hparams",
+                                        "--train_steps=8"], 1, ["out of memory", "shape[", "batch_size"]),
     "eval: --output_dir never trained": (
         "t2t-eval", lambda d, m, t: [f"--data_dir={d}", f"--output_dir={t / 'never'}", *PROBLEM], 2,
         ["--output_dir", "does not exist"]),
@@ -157,6 +159,12 @@ CASES = {
 }
 
 
+def _checkpoint_files(root):
+    """{path: md5} of every checkpoint file (and `checkpoint` pointer) below `root`."""
+    return {os.path.join(r, f): hashlib.md5(open(os.path.join(r, f), "rb").read()).hexdigest()
+            for r, _, files in os.walk(root) for f in files if "ckpt" in f or f == "checkpoint"}
+
+
 def _corrupt_copy(data, tmp_path, split):
     copy = _copy(data, tmp_path, "data_copy")
     _corrupt_shard(copy, split)
@@ -174,7 +182,7 @@ def test_one_clear_line(trained, tmp_path, case):
     tool, make_args, code, words = CASES[case]
     data, model = trained
     args = make_args(data, model, tmp_path)
-    before = {p: os.path.getsize(os.path.join(r, p)) for r, _, fs in os.walk(tmp_path) for p in fs}
+    before = _checkpoint_files(tmp_path)
     result = run_tool(tool, *args, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == code, output[-3000:]
@@ -183,9 +191,8 @@ def test_one_clear_line(trained, tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith(f"{tool}: "), output[-3000:]
     for word in words:
         assert word in lines[0], (word, lines[0])
-    if "checkpoint damaged" in case:  # nothing deleted
-        after = {p: os.path.getsize(os.path.join(r, p)) for r, _, fs in os.walk(tmp_path) for p in fs}
-        assert {p: s for p, s in after.items() if "ckpt" in p} == {p: s for p, s in before.items() if "ckpt" in p}
+    if "checkpoint damaged" in case or "out of memory" in case:  # nothing deleted or changed
+        assert before and _checkpoint_files(tmp_path) == before
     if "full traceback in" in words:
         log = lines[0].split("full traceback in ", 1)[1].rstrip(")")
         assert "Traceback" in open(log).read() and "bug in my generator" in open(log).read()

@@ -212,6 +212,10 @@ def test_missing_lm1b_files_are_an_error_never_fewer_records(tmp_path):
     result = run_tool("t2t-datagen", "--problem=languagemodel_lm1b_characters", f"--data_dir={tmp_path / 'data'}",
                       f"--tmp_dir={tmp_path}")
     assert result.returncode == 2 and "news.en-00042-of-00100" in result.stderr and "1 of the release's 99" in result.stderr
+    shard.write_text("a sentence cut sho")  # a copy cut short ends mid-line
+    result = run_tool("t2t-datagen", "--problem=languagemodel_lm1b_characters", f"--data_dir={tmp_path / 'data'}",
+                      f"--tmp_dir={tmp_path}")
+    assert result.returncode == 2 and "news.en-00042-of-00100 looks truncated" in result.stderr
     shard.write_text("")
     os.remove(tmp_path / "vocab-2016-09-10.txt.en")
     result = run_tool("t2t-datagen", "--problem=languagemodel_lm1b_characters", f"--data_dir={tmp_path / 'data2'}",
