@@ -27,12 +27,12 @@ def candidates(directory):
     """Checkpoint prefixes in `directory`, newest first: those the `checkpoint` pointer file lists
     and every `*.index` present (a pointer may name a file that is gone)."""
     prefixes = set()
-    state = tf.train.get_checkpoint_state(directory)
+    state = tf.train.get_checkpoint_state(directory)  # its paths already include `directory`
     if state is not None:
-        for path in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]:
-            if path:
-                prefixes.add(path if os.path.isabs(path) else os.path.join(directory, path))
-    prefixes.update(p[:-len(".index")] for p in glob.glob(os.path.join(glob.escape(directory), "*.index")))
+        prefixes.update(os.path.normpath(p) for p in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]
+                        if p)
+    prefixes.update(os.path.normpath(p[:-len(".index")])
+                    for p in glob.glob(os.path.join(glob.escape(directory), "*.index")))
     return sorted(prefixes, key=lambda p: (_step(p), p), reverse=True)
 
 

@@ -126,8 +126,8 @@ class Trainer:
         ds = self.problem.dataset(DatasetSplit.TRAIN, self.data_dir, self.hparams, shuffle_files=False)
         if self._align_blocks():
             ds = align_packed_rows(ds, self._align_blocks(), self.problem.packed_length)
-        count, real = ds.take(rows).reduce((0, 0), lambda acc, row: (
-            acc[0] + 1, acc[1] + tf.reduce_sum(tf.cast(row["targets_segmentation"] > 0, tf.int32))))
+        count, real = self._scan(ds.take(rows), DatasetSplit.TRAIN, lambda acc, row: (
+            acc[0] + 1, acc[1] + tf.reduce_sum(tf.cast(row["targets_segmentation"] > 0, tf.int64))))
         ratio = int(real) / max(int(count) * self.problem.packed_length, 1)
         how = (f"examples aligned to blocks of {self._align_blocks()} for {self.hparams.self_attention_type} attention"
                if self._align_blocks() else "T2T's packing as written")
@@ -149,8 +149,8 @@ class Trainer:
             return
         lengths = self.problem.dataset(mode, self.data_dir, self.hparams, preprocess=False, shuffle_files=False) \
             .map(lambda ex: tf.cast(example_length(ex), tf.int64))
-        total, long = lengths.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), lambda acc, n: (
-            acc[0] + 1, acc[1] + tf.cast(n > self.max_length, tf.int64)))
+        total, long = self._scan(lengths, mode, lambda acc, n: (acc[0] + 1, acc[1] + tf.cast(n > self.max_length,
+                                                                                              tf.int64)))
         if int(long):
             self.log(f"{int(long)} of {int(total)} {mode} examples are longer than the model's length "
                      f"{self.max_length}: {action}")
@@ -161,6 +161,13 @@ class Trainer:
         where = (f"{found[0]} ({op_message(found[1])})" if found else
                  f"the {mode} data of {self.problem.name} under --data_dir {self.data_dir} ({op_message(err)})")
         return DataError(f"corrupt record in {where}; delete the file(s) and run t2t-datagen again.")
+
+    def _scan(self, dataset, mode, add):
+        """`dataset.reduce` from two int64 zeros with `add`; an unreadable record is a DataError."""
+        try:
+            return dataset.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), add)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+            raise self._corrupt(err, mode) from None
 
     def _next(self, iterator, mode):
         try:
