@@ -187,12 +187,52 @@ class Transformer(keras.Model):
                 x = block(x, encoder_output, encdec_mask, segment_ids=segment_ids, training=training)
             else:
                 x = block(x, training=training, segment_ids=segment_ids)
-        x = self.decoder_norm(x)
+        return self._logits(self.decoder_norm(x))
+
+    def _logits(self, x):
+        """Final decoder states -> float32 logits (shared embedding / softmax weights or not)."""
         if self.shared_softmax:
             logits = ops.matmul(x, ops.transpose(ops.cast(self.target_embedding.embeddings, x.dtype)))
         else:
             logits = self.softmax_layer(x)
         return ops.cast(logits, "float32")
+
+    # --- incremental decoding ----------------------------------------------------------------
+    def init_decode_cache(self, batch_size, max_length, inputs=None):
+        """State for `decode_step`: every decoder self-attention layer's cache and, for seq2seq,
+        the encoder output's cross-attention keys and values and mask, computed once.
+
+        Args:
+          batch_size, max_length: the decode buffer.
+          inputs: int `(batch_size, Li)` for seq2seq, else None.
+        """
+        cache = {"self": [block.self_attention.init_cache(batch_size, max_length) for block in self.decoder_blocks]}
+        if self.has_inputs:
+            encoder_output, input_mask = self.encode(inputs, training=False)
+            cache["encdec_key"] = [block.encdec_attention._key_dense(encoder_output) for block in self.decoder_blocks]
+            cache["encdec_value"] = [block.encdec_attention._value_dense(encoder_output)
+                                     for block in self.decoder_blocks]
+            cache["encdec_mask"] = input_mask[:, None, :]  # [B, 1, Li]
+        return cache
+
+    def decode_step(self, ids, cache, index):
+        """Decoder input ids at position `index` (`(B, 1)`, the previous token; 0 at the start)
+        -> float32 logits `(B, vocab)` for position `index`, and the updated cache. Equal to
+        `decode(...)[:, index]` of a full pass over the same ids (inference mode)."""
+        positions = ops.broadcast_to(ops.reshape(ops.cast(index, "int32"), (1, 1)), ops.shape(ids))
+        x = self._embed(self.target_embedding, ids, positions)
+        cache = dict(cache, self=list(cache["self"]))
+        for i, block in enumerate(self.decoder_blocks):
+            pre = block.pre_self if self.has_inputs else block.pre_attention
+            y, cache["self"][i] = block.self_attention.decode_step(pre.norm(x), cache["self"][i], index)
+            x = x + y
+            if self.has_inputs:
+                mha = block.encdec_attention
+                out, _ = mha._compute_attention(mha._query_dense(block.pre_encdec.norm(x)), cache["encdec_key"][i],
+                                                cache["encdec_value"][i], cache["encdec_mask"], False)
+                x = x + mha._output_dense(out)
+            x = x + block.ffn(block.pre_ffn.norm(x), training=False)
+        return self._logits(self.decoder_norm(x))[:, 0], cache
 
     def call(self, features, training=None):
         targets = features["targets"]
