@@ -286,9 +286,6 @@ def ensure_dir(path, flag):
     return path
 
 
-_HELD_LOCKS = []
-
-
 def lock_output_dir(output_dir):
     """Makes this process the only trainer of `output_dir` until it exits.
 
@@ -314,9 +311,8 @@ def lock_output_dir(output_dir):
     handle.truncate()
     handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {datetime.datetime.now():%Y-%m-%d %H:%M:%S}")
     handle.flush()
-    _HELD_LOCKS.append(handle)
 
-    def release():
+    def release():  # also keeps the handle (and so the lock) alive until exit
         handle.seek(0)
         handle.truncate()
         handle.close()

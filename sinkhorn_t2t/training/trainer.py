@@ -123,14 +123,15 @@ class Trainer:
 
     def _report_fill(self, rows=256):
         """Prints the real-token fill ratio of the packed rows the model trains on."""
+        align = self._align_blocks()
         ds = self.problem.dataset(DatasetSplit.TRAIN, self.data_dir, self.hparams, shuffle_files=False)
-        if self._align_blocks():
-            ds = align_packed_rows(ds, self._align_blocks(), self.problem.packed_length)
+        if align:
+            ds = align_packed_rows(ds, align, self.problem.packed_length)
         count, real = self._scan(ds.take(rows), DatasetSplit.TRAIN, lambda acc, row: (
             acc[0] + 1, acc[1] + tf.reduce_sum(tf.cast(row["targets_segmentation"] > 0, tf.int64))))
         ratio = int(real) / max(int(count) * self.problem.packed_length, 1)
-        how = (f"examples aligned to blocks of {self._align_blocks()} for {self.hparams.self_attention_type} attention"
-               if self._align_blocks() else "T2T's packing as written")
+        how = (f"examples aligned to blocks of {align} for {self.hparams.self_attention_type} attention"
+               if align else "T2T's packing as written")
         self.log(f"packed rows: real-token fill ratio {ratio:.3f} over the first {int(count)} training rows ({how})")
 
     def _report_long_examples(self, mode):
@@ -155,9 +156,10 @@ class Trainer:
             self.log(f"{int(long)} of {int(total)} {mode} examples are longer than the model's length "
                      f"{self.max_length}: {action}")
 
-    def _corrupt(self, err, mode):
-        """The DataError for an unreadable record while reading `mode` data, naming the file."""
-        found = self.problem.first_corrupt_file(self.data_dir, mode)
+    def _corrupt(self, err, mode, found=None):
+        """The DataError for an unreadable record while reading `mode` data, naming the file
+        (`found`: `Problem.first_corrupt_file`'s answer when the caller already has it)."""
+        found = found or self.problem.first_corrupt_file(self.data_dir, mode)
         where = (f"{found[0]} ({op_message(found[1])})" if found else
                  f"the {mode} data of {self.problem.name} under --data_dir {self.data_dir} ({op_message(err)})")
         return DataError(f"corrupt record in {where}; delete the file(s) and run t2t-datagen again.")
@@ -248,8 +250,9 @@ class Trainer:
             except tf.errors.DataLossError as err:
                 raise self._corrupt(err, DatasetSplit.TRAIN) from None
             except tf.errors.InvalidArgumentError as err:  # an unparsable record, or a model error
-                if self.problem.first_corrupt_file(self.data_dir, DatasetSplit.TRAIN):
-                    raise self._corrupt(err, DatasetSplit.TRAIN) from None
+                found = self.problem.first_corrupt_file(self.data_dir, DatasetSplit.TRAIN)
+                if found:
+                    raise self._corrupt(err, DatasetSplit.TRAIN, found) from None
                 raise
             step = int(self.step.numpy())
             rate = chunk / max(time.time() - t0, 1e-9)
