@@ -50,7 +50,8 @@ flags.DEFINE_bool("xla_compile", False, "Compile the training step with XLA (sta
 flags.DEFINE_string("cloud_tpu_name", os.environ.get("USER", "") + "-tpu", "TPU name for TPUClusterResolver.")
 flags.DEFINE_integer("worker_gpu", 1, "GPUs to train on (MirroredStrategy when > 1).")
 flags.DEFINE_string("decode_hparams", "", "Decoding overrides: beam_size, alpha, extra_length, batch_size, "
-                    "num_samples, max_decode_length, sampling_temp.")
+                    "num_samples, max_decode_length, sampling_temp, top_k, top_p, return_beams, "
+                    "use_cache (False: re-run the whole decoder at every step), seed.")
 flags.DEFINE_string("decode_from_file", None, "Decode the lines of this file.")
 flags.DEFINE_string("decode_to_file", None, "Write decodes here.")
 flags.DEFINE_string("checkpoint_path", None, "A specific checkpoint to evaluate / decode.")

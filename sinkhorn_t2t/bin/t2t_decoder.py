@@ -88,19 +88,26 @@ def _texts(encoder, outputs):
 
 
 def _decode_rows(decoder, model, rows, has_inputs, hp):
-    """Decodes feature rows (inputs for seq2seq / classification, prefixes for LMs)."""
+    """Decodes feature rows (inputs for seq2seq / classification, prompts for LMs) in batches of
+    `hp.batch_size`; LM prompts are batched with prompts of the same length."""
+    if not has_inputs:
+        outputs = [None] * len(rows)
+        for length in sorted({len(r) for r in rows}):
+            same = [i for i, r in enumerate(rows) if len(r) == length]
+            for start in range(0, len(same), hp.batch_size):
+                chunk = same[start:start + hp.batch_size]
+                prefix = np.array([rows[i] for i in chunk], np.int32) if length else None
+                for i, out in zip(chunk, decoder.decode(prefix=prefix, hp=hp, batch=len(chunk))):
+                    outputs[i] = out
+        return outputs
     outputs = []
-    for start in range(0, len(rows), max(hp.batch_size, 1)):
-        batch = rows[start:start + max(hp.batch_size, 1)]
+    for start in range(0, len(rows), hp.batch_size):
+        batch = _pad(rows[start:start + hp.batch_size])
         if isinstance(model, TransformerEncoder):
-            logits = model({"inputs": tf.constant(_pad(batch))}, training=False)
+            logits = model({"inputs": tf.constant(batch)}, training=False)
             outputs.extend([[int(c)] for c in np.argmax(logits.numpy()[:, 0], -1)])
-        elif has_inputs:
-            outputs.extend(decoder.decode(inputs=_pad(batch), hp=hp))
         else:
-            for prefix in batch:  # prompts of different lengths: one at a time
-                prefix = np.array([prefix], np.int32) if prefix else None
-                outputs.extend(decoder.decode(prefix=prefix, hp=hp, batch=1))
+            outputs.extend(decoder.decode(inputs=batch, hp=hp))
     return outputs
 
 

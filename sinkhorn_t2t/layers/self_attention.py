@@ -112,7 +112,8 @@ class SelfAttention(keras.layers.Layer):
     # --- incremental decoding ----------------------------------------------------------------
     def init_cache(self, batch_size, max_length):
         """State for `decode_step`: a dict of tensors with static shapes (keys and values of every
-        position up to `max_length`, plus what the layer's attention needs to go on).
+        position up to `max_length`, plus what the layer's attention needs to go on). Every tensor
+        has the batch as its first axis, so beam search can reorder the state by rows.
 
         Only causal layers decode incrementally: a non-causal layer's output at position t
         depends on later positions.

@@ -53,7 +53,7 @@ class SinkhornAttention(BlockSortingAttention):
                              f"{width * self.block_size} allows; raise `max_length`.")
         dim = self._query_dense.kernel.shape[0]
         return {"prefix": ops.zeros((batch_size, dim), self.compute_dtype),
-                "column_lse": ops.full((max(self.sinkhorn_iters, 1), batch_size, self.num_heads, width),
+                "column_lse": ops.full((batch_size, self.num_heads, max(self.sinkhorn_iters, 1), width),
                                        MASKED_LOG_VALUE, "float32"),
                 "sorted_key": ops.zeros((batch_size, self.num_heads, self.block_size, self.key_dim), self.compute_dtype),
                 "sorted_value": ops.zeros((batch_size, self.num_heads, self.block_size, self.value_dim),

@@ -99,7 +99,7 @@ def causal_sinkhorn_row(log_row, row_index, column_lse, n_iters):
     Args:
       log_row: `[..., N]` logits of row i (temperature applied); entries j < i are allowed.
       row_index: scalar int i.
-      column_lse: `[max(n_iters, 1), ..., N]` float32, per round the log-sum-exp of each column's
+      column_lse: `[..., max(n_iters, 1), N]` float32, per round the log-sum-exp of each column's
         round input over rows < i (start: `MASKED_LOG_VALUE` everywhere).
       n_iters: Python int >= 0, as in `sinkhorn` (0: the row is normalised once).
 
@@ -115,10 +115,10 @@ def causal_sinkhorn_row(log_row, row_index, column_lse, n_iters):
         return _normalize(x, allowed, axis=-1), column_lse
     sums = []
     for k in range(n_iters):
-        running = tf.math.reduce_logsumexp(tf.stack([column_lse[k], x]), axis=0)
+        running = tf.math.reduce_logsumexp(tf.stack([column_lse[..., k, :], x]), axis=0)
         sums.append(running)
         x = _normalize(tf.where(allowed, x - running, MASKED_LOG_VALUE), allowed, axis=-1)
-    return x, tf.stack(sums)
+    return x, tf.stack(sums, axis=-2)
 
 
 def sample_gumbel(shape, seed=None):

@@ -112,7 +112,7 @@ def test_causal_sinkhorn_row_by_row_equals_the_whole_matrix(rng, n_iters):
     """Decoding builds the causal sorting matrix one row at a time from running column sums."""
     logits = rng.normal(size=(2, 3, 7, 7)).astype("float32") * 2
     whole = np.exp(ops.sinkhorn(logits, n_iters, causal=True).numpy())
-    state = np.full((max(n_iters, 1), 2, 3, 7), ops.MASKED_LOG_VALUE, np.float32)
+    state = np.full((2, 3, max(n_iters, 1), 7), ops.MASKED_LOG_VALUE, np.float32)
     for i in range(7):
         row, state = ops.causal_sinkhorn_row(logits[:, :, i], i, state, n_iters)
         np.testing.assert_allclose(np.exp(row.numpy()), whole[:, :, i], atol=1e-5)

@@ -65,7 +65,7 @@ def test_wide_beam_finds_the_best_sequence_exhaustively():
         score = sum(logp[t, seq[t]] for t in range(end)) / _penalty(end, alpha)
         if score > best_score:
             best, best_score = seq[:end] + [0] * (length - end), score
-    found = Decoder(model, 8).beam(inputs, length, beam_size=VOCAB**length, alpha=alpha)
+    found = Decoder(model, 8).beam(inputs, length, beam_size=VOCAB**length, alpha=alpha)[0]
     assert list(found) == best
 
 
