@@ -45,8 +45,9 @@ def make_decoder(kind, max_length):
 
 
 def make_loop(decoder, use_cache):
-    """`(state, previous, start, stop) -> (state, previous)`: greedy steps start..stop-1 in one graph."""
-    @tf.function
+    """`(state, previous, start, stop) -> (state, previous)`: greedy steps start..stop-1 in one
+    XLA-compiled graph, as `Decoder` compiles its searches."""
+    @tf.function(jit_compile=True)
     def loop(state, previous, start, stop):
         def body(i, previous, state):
             logp, state = decoder.step(previous, i, state, use_cache)

@@ -49,6 +49,16 @@ flags.DEFINE_bool("use_tpu", False, "Train on a TPU with TPUStrategy (static sha
 flags.DEFINE_bool("xla_compile", False, "Compile the training step with XLA (static shapes, as on TPU).")
 flags.DEFINE_string("cloud_tpu_name", os.environ.get("USER", "") + "-tpu", "TPU name for TPUClusterResolver.")
 flags.DEFINE_integer("worker_gpu", 1, "GPUs to train on (MirroredStrategy when > 1).")
+flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU (TPUClusterResolver).")
+flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU (TPUClusterResolver).")
+flags.DEFINE_integer("iterations_per_loop", 100, "Training steps per host call (one tf.function call runs this many; "
+                                                 "progress lines and checkpoints fall between calls).")
+flags.DEFINE_integer("worker_replicas", 1, "T2T's number of workers: must match the workers TF_CONFIG names.")
+flags.DEFINE_integer("worker_id", 0, "T2T's worker index: must match TF_CONFIG's task index.")
+flags.DEFINE_string("worker_job", "/job:localhost", "T2T's worker job name: TF_CONFIG's task type here.")
+flags.DEFINE_integer("ps_replicas", 0, "T2T's parameter servers: not supported (synchronous all-reduce instead).")
+flags.DEFINE_integer("collective_timeout", 300, "Multi-worker: seconds a collective op waits for the other workers "
+                                                "before the run stops with an error (a lost worker never hangs it).")
 flags.DEFINE_string("decode_hparams", "", "Decoding overrides: beam_size, alpha, extra_length, batch_size, "
                     "num_samples, max_decode_length, sampling_temp, top_k, top_p, return_beams, "
                     "use_cache (False: re-run the whole decoder at every step), seed.")
@@ -74,9 +84,9 @@ def tool_name():
 
 def _runtime_errors():
     from sinkhorn_t2t.training.checkpoints import CheckpointError
-    from sinkhorn_t2t.training.trainer import DataError
+    from sinkhorn_t2t.training.trainer import DataError, WorkerLostError
 
-    return ToolError, CheckpointError, DataError
+    return ToolError, CheckpointError, DataError, WorkerLostError
 
 
 def _first_line(err):
@@ -333,7 +343,11 @@ def is_chief():
 
 
 def set_seed():
+    """`--random_seed`: seeds Python, NumPy, TensorFlow and Keras and turns on op determinism, so
+    the same command gives the same weights on CPU."""
     if FLAGS.random_seed is not None:
         import keras
+        import tensorflow as tf
 
         keras.utils.set_random_seed(FLAGS.random_seed)
+        tf.config.experimental.enable_op_determinism()

@@ -1,4 +1,5 @@
 """t2t-trainer: train (and evaluate) a registered model on a registered problem."""
+import json
 import os
 
 from sinkhorn_t2t import registry
@@ -34,20 +35,47 @@ def build_trainer(for_training, train_steps=0):
             raise UsageError(f"--generate_data for --problem={problem.name}: {err}") from None
     common.check_data_dir(problem)
     common.set_seed()
+    _check_cluster_flags()
     try:
-        strategy = pick_strategy(FLAGS.use_tpu, FLAGS.cloud_tpu_name, FLAGS.worker_gpu)
+        strategy = pick_strategy(FLAGS.use_tpu, FLAGS.cloud_tpu_name, FLAGS.worker_gpu, tpu_zone=FLAGS.tpu_zone,
+                                 gcp_project=FLAGS.gcp_project, collective_timeout=FLAGS.collective_timeout)
     except StrategyError as err:
         raise UsageError(str(err)) from None
     try:
         trainer = Trainer(problem, model_name, hparams, FLAGS.data_dir, output_dir, strategy,
                           fixed_shapes=FLAGS.use_tpu or FLAGS.xla_compile, xla_compile=FLAGS.xla_compile,
                           keep_checkpoint_max=FLAGS.keep_checkpoint_max, seed=FLAGS.random_seed,
-                          train_steps=train_steps, log=lambda s: print(s, flush=True))
+                          train_steps=train_steps, log=lambda s: print(s, flush=True),
+                          iterations_per_loop=FLAGS.iterations_per_loop)
     except HParamsError as err:
         raise UsageError(f"--hparams_set/--hparams: {err}") from None
-    if for_training:
+    if for_training and common.is_chief():
         common.save_run(output_dir, hparams)
     return trainer
+
+
+def _check_cluster_flags():
+    """T2T's cluster flags against `TF_CONFIG`, which is what sets up several workers here."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    see = "see docs/distributed.md"
+    if FLAGS.ps_replicas:
+        raise UsageError(f"--ps_replicas={FLAGS.ps_replicas}: parameter servers are not supported; workers all-reduce "
+                         f"synchronously (MultiWorkerMirroredStrategy from TF_CONFIG); {see}.")
+    if FLAGS.worker_replicas > 1 and FLAGS.worker_replicas != workers:
+        raise UsageError(f"--worker_replicas={FLAGS.worker_replicas} but TF_CONFIG names {workers} worker(s): set "
+                         f"TF_CONFIG's cluster on every worker; {see}.")
+    if FLAGS["worker_id"].present and task and int(task.get("index", 0)) != FLAGS.worker_id:
+        raise UsageError(f"--worker_id={FLAGS.worker_id} but TF_CONFIG's task index is {task.get('index')}; "
+                         "drop --worker_id (TF_CONFIG decides).")
+    if FLAGS["worker_job"].present and task and FLAGS.worker_job.rsplit(":", 1)[-1] != task.get("type"):
+        raise UsageError(f"--worker_job={FLAGS.worker_job} but TF_CONFIG's task type is {task.get('type')!r}; "
+                         "drop --worker_job (TF_CONFIG decides).")
+    if FLAGS.iterations_per_loop < 1:
+        raise UsageError(f"--iterations_per_loop must be >= 1, got {FLAGS.iterations_per_loop}.")
+    if FLAGS.collective_timeout < 1:
+        raise UsageError(f"--collective_timeout must be >= 1 second, got {FLAGS.collective_timeout}.")
 
 
 def main():

@@ -4,7 +4,8 @@ A checkpoint `<prefix>` is its index file `<prefix>.index` and data shards
 `<prefix>.data-NNNNN-of-MMMMM`. A disk that filled up or a copy cut short leaves the newest one
 truncated or missing a file; `tf.train.Checkpoint.restore` then fails with an `IndexError` or a
 `DataLossError` deep inside TensorFlow. `newest_intact` checks each candidate, newest first, by
-reading every tensor through `tf.train.load_checkpoint` (what a restore reads), and says what was
+reading every tensor back (what a restore reads; the input pipeline's variant-typed state through
+`RestoreV2`), and says what was
 wrong with the ones it skipped.
 """
 import glob
@@ -48,8 +49,11 @@ def problem_with(prefix):
         return f"{expected - len(shards)} of its {expected} data files are missing"
     try:
         reader = tf.train.load_checkpoint(prefix)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype == tf.variant:  # the input pipeline's state: read in TensorFlow (NumPy has no variant)
+                tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[name], shape_and_slices=[""], dtypes=[dtype])
+            else:
+                reader.get_tensor(name)
     except (tf.errors.OpError, IndexError, ValueError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return f"it cannot be read ({first[:160]})"

@@ -1,7 +1,7 @@
 """Autoregressive decoding in one graph: greedy, sampling and batched beam search.
 
-Each search is one `tf.function` holding a `tf.while_loop` over positions; nothing returns to
-the host between tokens. A step's logits come from one of two sources that give the same
+Each search is one XLA-compiled `tf.function` holding a `tf.while_loop` over positions; nothing
+returns to the host between tokens. A step's logits come from one of two sources that give the same
 numbers: the layers' incremental caches (`Transformer.decode_step`, O(1) attention state per
 token), or, with `use_cache=False`, a full causal pass over the whole decode buffer at every
 step (O(L^2) work, kept as the reference the cached path is tested against). Inputs and decode
@@ -79,8 +79,10 @@ class Decoder:
             if model.has_inputs:
                 features["inputs"] = np.ones((1, 1), np.int32)
             model(features, training=False)
-        self._greedy_graph = tf.function(self._greedy_loop)
-        self._beam_graph = tf.function(self._beam_loop)
+        # XLA keeps the caches in place across the loop's iterations (plain graphs copy every cache
+        # tensor at every step, which makes a step's cost grow with the buffer length).
+        self._greedy_graph = tf.function(self._greedy_loop, jit_compile=True)
+        self._beam_graph = tf.function(self._beam_loop, jit_compile=True)
 
     # --- where a step's log-probabilities come from --------------------------------------------
     def init_state(self, inputs, rows, length, use_cache):

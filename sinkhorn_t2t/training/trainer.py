@@ -1,14 +1,19 @@
 """Training and evaluation under a `tf.distribute` strategy, with resumable checkpoints.
 
 Checkpoints (`tf.train.CheckpointManager`) hold the model, the optimizer (its step counter and
-slots) and the global step, so a run killed at any moment restarts from its last checkpoint.
+slots), the global step and the training input pipeline's position (its iterator, shuffle buffers
+included), so a run killed at any moment restarts from its last checkpoint and goes on with the
+very batches an uninterrupted run would have seen.
 Progress lines give step, loss, steps/s and ETA; TensorBoard summaries go to
 `output_dir/{train,eval}`.
 """
+import hashlib
 import json
 import math
 import os
 import re
+import shutil
+import tempfile
 import time
 
 import tensorflow as tf
@@ -19,10 +24,19 @@ from sinkhorn_t2t.models.attention_factory import BLOCK_SORTING_TYPES
 from sinkhorn_t2t.models.transformer import apply_initializer_gain, build_model
 from sinkhorn_t2t.training import checkpoints, metrics
 from sinkhorn_t2t.training.optimizers import make_optimizer, weight_decay_penalty
+from sinkhorn_t2t.training.strategy import strategy_name, worker_role
 
 
 class DataError(RuntimeError):
     """Unreadable training or evaluation data; the message says which and what to do."""
+
+
+class WorkerLostError(RuntimeError):
+    """Another worker of a multi-worker run stopped answering; every worker must be restarted."""
+
+# What a collective op raises when a peer is gone or the collective timeout passed.
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+               tf.errors.AbortedError)
 
 
 def op_message(err):
@@ -51,10 +65,12 @@ class Trainer:
       keep_checkpoint_max: checkpoints kept by the manager.
       seed: random seed for data shuffling.
       log: a `print`-like function for progress lines.
+      iterations_per_loop: most training steps one `tf.function` call runs (T2T's flag).
     """
 
     def __init__(self, problem, model_name, hparams, data_dir, output_dir, strategy, fixed_shapes=False,
-                 xla_compile=False, keep_checkpoint_max=20, seed=None, log=print, train_steps=0):
+                 xla_compile=False, keep_checkpoint_max=20, seed=None, log=print, train_steps=0,
+                 iterations_per_loop=1000):
         self.problem = problem
         self.hparams = hparams
         self.data_dir = data_dir
@@ -74,8 +90,9 @@ class Trainer:
             self.optimizer = make_optimizer(hparams, train_steps)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir, max_to_keep=keep_checkpoint_max)
+        self.keep_checkpoint_max = keep_checkpoint_max
+        self.is_chief, self.num_workers, self.task = worker_role(strategy)
+        self.iterations_per_loop = iterations_per_loop
         self._train_step = tf.function(self._replica_train_step, jit_compile=True) if xla_compile \
             else self._replica_train_step
 
@@ -87,9 +104,11 @@ class Trainer:
         return features
 
     # --- checkpoints -----------------------------------------------------------------------
-    def restore(self, checkpoint_path=None):
+    def restore(self, checkpoint_path=None, iterator=None, training=False):
         """Restores `checkpoint_path`, else the newest *intact* checkpoint in output_dir (a damaged
-        newer one is reported and skipped); returns the path, or None when there is none.
+        newer one is reported and skipped); returns the path, or None when there is none. In
+        training, the random generators' states and, given a checkpointable `iterator`, the input
+        pipeline's position are restored too.
 
         Raises:
           checkpoints.CheckpointError: the given checkpoint, or every one in output_dir, is damaged.
@@ -99,19 +118,41 @@ class Trainer:
             path = checkpoint_path
         else:
             path = checkpoints.newest_intact(self.output_dir, log=self.log)
-        if path:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+        if not path:
+            return None
+        saved = {name.split("/", 1)[0] for name, _ in tf.train.list_variables(path)}
+        if training and iterator is not None and "iterator" not in saved:
+            self.log(f"{path} holds no input pipeline position (written by an older version): the data restarts")
+        self._checkpoint(iterator if "iterator" in saved else None,
+                         training and "random" in saved).restore(path).assert_existing_objects_matched()
         return path
 
+    def _checkpoint(self, iterator=None, random=False):
+        """What a checkpoint holds: model, optimizer and global step; in training also the state of
+        every random generator in the model (dropout, Gumbel noise) and the input iterator, so a
+        resumed run draws the noise and the batches an uninterrupted one would."""
+        parts = dict(model=self.model, optimizer=self.optimizer, step=self.step)
+        if iterator is not None:
+            parts["iterator"] = iterator
+        if random:
+            parts["random"] = list(self.model.non_trainable_variables)  # Keras's seed generator states
+        return tf.train.Checkpoint(**parts)
+
     # --- data ------------------------------------------------------------------------------
-    def _dataset(self, mode):
-        self._report_long_examples(mode)
-        if mode == DatasetSplit.TRAIN and getattr(self.problem, "packed_length", None):
-            self._report_fill()
+    def _dataset(self, mode, skip=0):
+        """The distributed dataset of `mode`; `skip` global batches are dropped from its start."""
+        if not skip:
+            self._report_long_examples(mode)
+            if mode == DatasetSplit.TRAIN and getattr(self.problem, "packed_length", None):
+                self._report_fill()
         ds = self.problem.dataset(mode, self.data_dir, self.hparams, seed=self.seed)
         ds = batch_dataset(ds, self.problem, self.hparams, mode, fixed_shapes=self.fixed_shapes,
                            num_replicas=self.strategy.num_replicas_in_sync, seed=self.seed,
-                           drop_long=self.sorts_blocks, align_blocks=self._align_blocks())
+                           drop_long=self.sorts_blocks, align_blocks=self._align_blocks()).skip(skip)
+        if self.num_workers > 1:  # each worker reads every file and keeps its share of the batches
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            ds = ds.with_options(options)
         return self.strategy.experimental_distribute_dataset(ds)
 
     @property
@@ -229,24 +270,69 @@ class Trainer:
     def train(self, train_steps, save_every=1000, log_every=100, eval_every=None, eval_steps=100):
         """Trains up to `train_steps` global steps, saving every `save_every` steps and at the end,
         evaluating every `eval_every` steps when given. Resumes from the latest checkpoint."""
-        restored = self.restore()
+        iterator = iter(self._dataset(DatasetSplit.TRAIN))
+        try:
+            tf.train.Checkpoint(iterator=iterator)
+        except ValueError:  # a distributed iterator: TensorFlow cannot save it
+            iterator, saved_iterator = None, None
+        else:
+            saved_iterator = iterator
+        restored = self.restore(iterator=saved_iterator, training=True)
         start = int(self.step.numpy())
         if restored:
             self.log(f"resumed from {restored} at step {start}")
+        if iterator is None:
+            # One global batch per step: skipping `start` batches of the same seeded stream puts
+            # the pipeline where the killed run left it (at the cost of reading them once more).
+            if start:
+                self.log(f"input pipeline: skipping the {start} batches trained on before ({strategy_name(self.strategy)}"
+                         " iterators cannot be checkpointed)")
+            iterator = iter(self._dataset(DatasetSplit.TRAIN, skip=start))
         if start >= train_steps:
             self.log(f"step {start} >= --train_steps {train_steps}: nothing to train")
             return start
-        iterator = iter(self._dataset(DatasetSplit.TRAIN))
-        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train"))
+        # Every worker saves (saving takes part in collectives); only the chief's checkpoints are
+        # the run's, the others keep one in a temporary folder that is removed at the end.
+        save_dir = self.output_dir if self.is_chief else tempfile.mkdtemp(prefix="t2t-worker-")
+        saver = tf.train.CheckpointManager(self._checkpoint(saved_iterator, random=True), save_dir,
+                                           max_to_keep=self.keep_checkpoint_max if self.is_chief else 1)
+        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train")) if self.is_chief \
+            else tf.summary.create_noop_writer()
+        self.log(f"strategy {strategy_name(self.strategy)}: {self.num_workers} worker(s), "
+                 f"{self.strategy.num_replicas_in_sync} replica(s) in sync; this process is the {self.task}")
+        try:
+            step = self._train_loop(iterator, saver, writer, start, train_steps, save_every, log_every, eval_every,
+                                    eval_steps)
+        finally:
+            if not self.is_chief:
+                shutil.rmtree(save_dir, ignore_errors=True)
+        self.log(f"final weights fingerprint {self.fingerprint()}")
+        return step
+
+    def fingerprint(self):
+        """SHA-256 (first 16 hex digits) of every model weight's bytes: equal runs print equal ones."""
+        digest = hashlib.sha256()
+        for variable in self.model.weights:
+            digest.update(variable.numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+    def _train_loop(self, iterator, saver, writer, start, train_steps, save_every, log_every, eval_every, eval_steps):
         began, step = time.time(), start
+        t0, since = time.time(), start  # the last progress line
         while step < train_steps:
             boundaries = [train_steps, (step // log_every + 1) * log_every, (step // save_every + 1) * save_every]
             if eval_every:
                 boundaries.append((step // eval_every + 1) * eval_every)
-            chunk = min(boundaries) - step
-            t0 = time.time()
+            chunk = min(min(boundaries) - step, self.iterations_per_loop)
             try:
                 loss = float(self._train_chunk(iterator, tf.constant(chunk)))
+            except PEER_ERRORS as err:
+                if self.num_workers == 1:
+                    raise
+                raise WorkerLostError(
+                    f"{self.task}: another worker stopped answering during steps {step}-{step + chunk} "
+                    f"({type(err).__name__}); restart every worker with the same command: training resumes "
+                    "from the last checkpoint.") from None
             except tf.errors.DataLossError as err:
                 raise self._corrupt(err, DatasetSplit.TRAIN) from None
             except tf.errors.InvalidArgumentError as err:  # an unparsable record, or a model error
@@ -255,9 +341,13 @@ class Trainer:
                     raise self._corrupt(err, DatasetSplit.TRAIN, found) from None
                 raise
             step = int(self.step.numpy())
-            rate = chunk / max(time.time() - t0, 1e-9)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at step {step}; lower the learning rate or check data.")
+            if step % log_every and step % save_every and step < train_steps and not (eval_every and
+                                                                                    step % eval_every == 0):
+                continue  # an iterations_per_loop boundary only
+            rate = (step - since) / max(time.time() - t0, 1e-9)
+            t0, since = time.time(), step
             eta = (train_steps - step) / max((step - start) / max(time.time() - began, 1e-9), 1e-9)
             lr = float(self.optimizer.learning_rate)
             self.log(f"step {step}/{train_steps}  loss {loss:.4f}  {rate:.2f} steps/s  lr {lr:.3g}  "
@@ -267,7 +357,7 @@ class Trainer:
                 tf.summary.scalar("learning_rate", lr)
                 tf.summary.scalar("steps_per_second", rate)
             if step % save_every == 0 or step >= train_steps:
-                self.manager.save(checkpoint_number=step)
+                saver.save(checkpoint_number=step)
             if eval_every and step % eval_every == 0 and step < train_steps:
                 self.evaluate(eval_steps)
         writer.flush()
@@ -294,7 +384,8 @@ class Trainer:
                    if name == "loss" or name in self.problem.eval_metrics()}
         results.update(self.problem.derived_metrics(results))
         step = int(self.step.numpy())
-        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "eval"))
+        writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "eval")) if self.is_chief \
+            else tf.summary.create_noop_writer()
         with writer.as_default(step=step):
             for name, value in results.items():
                 tf.summary.scalar(f"metrics-{self.problem.name}/targets/{name}", value)
