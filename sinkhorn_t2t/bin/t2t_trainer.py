@@ -43,7 +43,8 @@ def build_trainer(for_training, train_steps=0):
         raise UsageError(str(err)) from None
     try:
         trainer = Trainer(problem, model_name, hparams, FLAGS.data_dir, output_dir, strategy,
-                          fixed_shapes=FLAGS.use_tpu or FLAGS.xla_compile, xla_compile=FLAGS.xla_compile,
+                          fixed_shapes=FLAGS.use_tpu or FLAGS.xla_compile,
+                          xla_compile=FLAGS.use_tpu or FLAGS.xla_compile,
                           keep_checkpoint_max=FLAGS.keep_checkpoint_max, seed=FLAGS.random_seed,
                           train_steps=train_steps, log=lambda s: print(s, flush=True),
                           iterations_per_loop=FLAGS.iterations_per_loop)

@@ -95,6 +95,11 @@ class Trainer:
         self.iterations_per_loop = iterations_per_loop
         self._train_step = tf.function(self._replica_train_step, jit_compile=True) if xla_compile \
             else self._replica_train_step
+        # TPU-style host loop: one XLA program runs `iterations_per_loop` steps on a stack of that
+        # many fixed-shape batches (TPUStrategy, or the default device standing in for it).
+        self.stacked = fixed_shapes and xla_compile and not isinstance(
+            strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy))
+        self._multi_step = tf.function(self._replica_steps, jit_compile=True)
 
     def _dummy_features(self):
         length = min(self.max_length, 8)
@@ -127,6 +132,11 @@ class Trainer:
                          training and "random" in saved).restore(path).assert_existing_objects_matched()
         return path
 
+    def latest_step(self):
+        """The global step of the newest intact checkpoint in output_dir (0 when there is none)."""
+        path = checkpoints.newest_intact(self.output_dir, log=lambda _: None)
+        return int(tf.train.load_checkpoint(path).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) if path else 0
+
     def _checkpoint(self, iterator=None, random=False):
         """What a checkpoint holds: model, optimizer and global step; in training also the state of
         every random generator in the model (dropout, Gumbel noise) and the input iterator, so a
@@ -140,11 +150,14 @@ class Trainer:
 
     # --- data ------------------------------------------------------------------------------
     def _dataset(self, mode, skip=0):
-        """The distributed dataset of `mode`; `skip` global batches are dropped from its start."""
+        """The distributed dataset of `mode`; `skip` global batches (host calls in the stacked
+        TPU-style loop) are dropped from its start."""
         if not skip:
             self._report_long_examples(mode)
             if mode == DatasetSplit.TRAIN and getattr(self.problem, "packed_length", None):
                 self._report_fill()
+        if mode == DatasetSplit.TRAIN and self.stacked:
+            return self.strategy.distribute_datasets_from_function(lambda context: self._stacked_batches(context, skip))
         ds = self.problem.dataset(mode, self.data_dir, self.hparams, seed=self.seed)
         ds = batch_dataset(ds, self.problem, self.hparams, mode, fixed_shapes=self.fixed_shapes,
                            num_replicas=self.strategy.num_replicas_in_sync, seed=self.seed,
@@ -154,6 +167,15 @@ class Trainer:
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
             ds = ds.with_options(options)
         return self.strategy.experimental_distribute_dataset(ds)
+
+    def _stacked_batches(self, context, skip):
+        """One input pipeline's per-replica batches (fixed shapes, remainder dropped), stacked
+        `iterations_per_loop` at a time: `[iterations_per_loop, batch, length]` per feature."""
+        ds = self.problem.dataset(DatasetSplit.TRAIN, self.data_dir, self.hparams, seed=self.seed)
+        ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
+        ds = batch_dataset(ds, self.problem, self.hparams, DatasetSplit.TRAIN, fixed_shapes=True, seed=self.seed,
+                           drop_long=self.sorts_blocks, align_blocks=self._align_blocks())
+        return ds.batch(self.loop_steps, drop_remainder=True).skip(skip).prefetch(2)
 
     @property
     def sorts_blocks(self):
@@ -242,6 +264,26 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, variables))
         return loss_sum, weight_sum
 
+    def _replica_steps(self, stacked):
+        """`iterations_per_loop` training steps in one XLA program: `stacked` holds one batch per
+        step (`[steps, batch, length]` per feature); returns the summed loss and weight."""
+        steps = next(iter(stacked.values())).shape[0]
+
+        def body(i, loss_sum, weight_sum):
+            loss, weight = self._replica_train_step({k: tf.gather(v, i) for k, v in stacked.items()})
+            return i + 1, loss_sum + loss, weight_sum + weight
+
+        _, loss_sum, weight_sum = tf.while_loop(lambda i, *_: i < steps, body,
+                                                (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        return loss_sum, weight_sum
+
+    @tf.function
+    def _train_stacked(self, iterator):
+        per_replica = self.strategy.run(self._multi_step, args=(next(iterator),))
+        self.step.assign_add(self.loop_steps)
+        loss_sum = self.strategy.reduce("sum", per_replica[0], axis=None)
+        return loss_sum / tf.maximum(self.strategy.reduce("sum", per_replica[1], axis=None), 1.0)
+
     @tf.function
     def _train_chunk(self, iterator, steps):
         loss_sum = tf.constant(0.0)
@@ -270,6 +312,12 @@ class Trainer:
     def train(self, train_steps, save_every=1000, log_every=100, eval_every=None, eval_steps=100):
         """Trains up to `train_steps` global steps, saving every `save_every` steps and at the end,
         evaluating every `eval_every` steps when given. Resumes from the latest checkpoint."""
+        if self.stacked:  # host calls must end exactly on every progress, checkpoint and eval step
+            self.loop_steps = math.gcd(self.iterations_per_loop, log_every, save_every, train_steps, eval_every or 0,
+                                       self.latest_step())
+            if self.loop_steps != self.iterations_per_loop:
+                self.log(f"iterations_per_loop {self.iterations_per_loop} -> {self.loop_steps}, so that host calls end "
+                         "on every progress line, checkpoint and evaluation")
         iterator = iter(self._dataset(DatasetSplit.TRAIN))
         try:
             tf.train.Checkpoint(iterator=iterator)
@@ -287,7 +335,7 @@ class Trainer:
             if start:
                 self.log(f"input pipeline: skipping the {start} batches trained on before ({strategy_name(self.strategy)}"
                          " iterators cannot be checkpointed)")
-            iterator = iter(self._dataset(DatasetSplit.TRAIN, skip=start))
+            iterator = iter(self._dataset(DatasetSplit.TRAIN, skip=start // self.loop_steps if self.stacked else start))
         if start >= train_steps:
             self.log(f"step {start} >= --train_steps {train_steps}: nothing to train")
             return start
@@ -323,9 +371,10 @@ class Trainer:
             boundaries = [train_steps, (step // log_every + 1) * log_every, (step // save_every + 1) * save_every]
             if eval_every:
                 boundaries.append((step // eval_every + 1) * eval_every)
-            chunk = min(min(boundaries) - step, self.iterations_per_loop)
+            chunk = self.loop_steps if self.stacked else min(min(boundaries) - step, self.iterations_per_loop)
             try:
-                loss = float(self._train_chunk(iterator, tf.constant(chunk)))
+                loss = float(self._train_stacked(iterator) if self.stacked
+                             else self._train_chunk(iterator, tf.constant(chunk)))
             except PEER_ERRORS as err:
                 if self.num_workers == 1:
                     raise
@@ -343,8 +392,9 @@ class Trainer:
             step = int(self.step.numpy())
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at step {step}; lower the learning rate or check data.")
-            if step % log_every and step % save_every and step < train_steps and not (eval_every and
-                                                                                    step % eval_every == 0):
+            crossed = lambda every: step // every > (step - chunk) // every  # noqa: E731
+            if not (crossed(log_every) or crossed(save_every) or step >= train_steps or (eval_every and
+                                                                                      crossed(eval_every))):
                 continue  # an iterations_per_loop boundary only
             rate = (step - since) / max(time.time() - t0, 1e-9)
             t0, since = time.time(), step
@@ -356,9 +406,9 @@ class Trainer:
                 tf.summary.scalar("loss", loss)
                 tf.summary.scalar("learning_rate", lr)
                 tf.summary.scalar("steps_per_second", rate)
-            if step % save_every == 0 or step >= train_steps:
+            if crossed(save_every) or step >= train_steps:
                 saver.save(checkpoint_number=step)
-            if eval_every and step % eval_every == 0 and step < train_steps:
+            if eval_every and crossed(eval_every) and step < train_steps:
                 self.evaluate(eval_steps)
         writer.flush()
         return step

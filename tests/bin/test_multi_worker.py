@@ -76,7 +76,7 @@ def test_two_workers_train_one_model(sort_data, tmp_path):
 
 
 def test_a_killed_worker_stops_the_other_with_a_clear_error(sort_data, tmp_path):
-    procs = _start_workers(tmp_path, sort_data, steps=100000, extra=["--collective_timeout=30"])
+    procs = _start_workers(tmp_path, sort_data, steps=100000, extra=["--collective_timeout=60"])
     try:
         deadline = time.time() + 300
         while "step 4/" not in _log(tmp_path, 0):
@@ -93,4 +93,4 @@ def test_a_killed_worker_stops_the_other_with_a_clear_error(sort_data, tmp_path)
     assert code == 1, log[-3000:]
     assert "another worker stopped answering" in log and "restart every worker" in log, log[-3000:]
     assert "Traceback" not in log
-    assert waited < 120, waited
+    assert waited < 150, waited  # the collective timeout (60 s) plus shutdown, never a hang
