@@ -342,6 +342,8 @@ class Trainer:
         # Every worker saves (saving takes part in collectives); only the chief's checkpoints are
         # the run's, the others keep one in a temporary folder that is removed at the end.
         save_dir = self.output_dir if self.is_chief else tempfile.mkdtemp(prefix="t2t-worker-")
+        if not self.is_chief:
+            self.log(f"{self.task} saves its checkpoints to {save_dir} (removed at the end; the chief's are the run's)")
         saver = tf.train.CheckpointManager(self._checkpoint(saved_iterator, random=True), save_dir,
                                            max_to_keep=self.keep_checkpoint_max if self.is_chief else 1)
         writer = tf.summary.create_file_writer(os.path.join(self.output_dir, "train")) if self.is_chief \
