@@ -18,15 +18,6 @@ from tests.bin.tools import ROOT, run_tool, start_tool
 STEPS, SAVE_EVERY, KILL_AFTER = 30, 10, 15
 
 
-@pytest.fixture(scope="module")
-def sort_data(tmp_path_factory):
-    data_dir = str(tmp_path_factory.mktemp("resume_data"))
-    result = run_tool("t2t-datagen", "--problem=algorithmic_sort_problem", f"--data_dir={data_dir}",
-                      f"--tmp_dir={data_dir}/tmp")
-    assert result.returncode == 0, result.stderr
-    return data_dir
-
-
 def _weights(output_dir):
     """Every saved variable but the input pipeline's state and the save counter, by name."""
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))

@@ -9,19 +9,9 @@ import socket
 import subprocess
 import time
 
-import pytest
 import tensorflow as tf
 
-from tests.bin.tools import BIN, ROOT, run_tool
-
-
-@pytest.fixture(scope="module")
-def sort_data(tmp_path_factory):
-    data_dir = str(tmp_path_factory.mktemp("multi_worker_data"))
-    result = run_tool("t2t-datagen", "--problem=algorithmic_sort_problem", f"--data_dir={data_dir}",
-                      f"--tmp_dir={data_dir}/tmp")
-    assert result.returncode == 0, result.stderr
-    return data_dir
+from tests.bin.tools import BIN, ROOT
 
 
 def _free_ports(n):

@@ -13,15 +13,6 @@ TINY = "transformer_test"
 KINDS = ["dot_product", "local", "sparse_fixed", "sinkhorn", "sinkhorn_mixture", "sortcut"]
 
 
-@pytest.fixture(scope="module")
-def sort_data(tmp_path_factory):
-    data_dir = str(tmp_path_factory.mktemp("t2t_data"))
-    result = run_tool("t2t-datagen", "--problem=algorithmic_sort_problem", f"--data_dir={data_dir}",
-                      f"--tmp_dir={data_dir}/tmp")
-    assert result.returncode == 0, result.stderr
-    return data_dir
-
-
 def _common(data_dir, output_dir, kind="sinkhorn", hparams=""):
     extra = f",{hparams}" if hparams else ""
     return ["--problem=algorithmic_sort_problem", "--model=transformer", f"--hparams_set={TINY}",
