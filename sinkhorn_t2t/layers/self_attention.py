@@ -102,7 +102,7 @@ class SelfAttention(keras.layers.Layer):
         v = k if self.share_kv else self._heads(self._value_dense, x)
         out = self._attend(x, q, k, v, key_mask, bool(training), segment_ids)  # [B, H, L, D]
         out = self._output_dense(ops.transpose(out, (0, 2, 1, 3)))
-        return out[:, :length]
+        return out if isinstance(pad, int) and pad == 0 else out[:, :length]
 
     def _attend(self, x, q, k, v, key_mask, training, segment_ids):
         """`q, k (B, H, L, D)`, `v (B, H, L, Dv)`, `key_mask (B, L)` / `segment_ids (B, L)` or None ->

@@ -82,23 +82,26 @@ class SortNet(keras.layers.Layer):
         sums = ops.sum(blocks, axis=2)
         if not self.causal:
             return sums  # eq. 2
-        # eq. 5: sum of all tokens before block i, plus block i's first token.
-        if block_segments is None:
-            return ops.cumsum(sums, axis=1) - sums + blocks[:, :, 0, :]
+        # eq. 5: sum of all tokens before block i, plus block i's first token. The prefix sum is a
+        # product with a strictly lower-triangular matrix: XLA compiles a cumsum to a quadratic
+        # reduce-window, a matmul runs at full speed with or without XLA.
         n = ops.shape(sums)[1]
         earlier = ops.arange(n)[None, :] < ops.arange(n)[:, None]  # [i, j]: j < i
-        same = ops.equal(block_segments[:, :, None], block_segments[:, None, :])
-        weights = ops.cast(ops.logical_and(earlier[None], same), sums.dtype)
-        return ops.einsum("bij,bjd->bid", weights, sums) + blocks[:, :, 0, :]
+        if block_segments is None:
+            weights = ops.cast(earlier, sums.dtype)[None]
+        else:
+            same = ops.equal(block_segments[:, :, None], block_segments[:, None, :])
+            weights = ops.cast(ops.logical_and(earlier[None], same), sums.dtype)
+        return ops.matmul(weights, sums) + blocks[:, :, 0, :]
 
     def project(self, summaries, columns):
         """P (eq. 3-4, Table 8): summaries `(batch, rows, dim)` -> logits `(batch, heads, rows,
         columns)` over the first `columns` block positions."""
+        # Broadcasting batch matmuls: about 2x faster than the same einsums on CPU (profiled).
+        x = summaries[:, None]  # [batch, 1, rows, dim]
         if self.variant.startswith("mlp"):
-            x = ops.einsum("bnd,hde->bhne", summaries, self.hidden_kernel) + self.hidden_bias[None, :, None, :]
-            logits = ops.einsum("bhne,hem->bhnm", ops.relu(x), self.output_kernel[:, :, :columns])
-        else:
-            logits = ops.einsum("bnd,hdm->bhnm", summaries, self.output_kernel[:, :, :columns])
+            x = ops.relu(ops.matmul(x, self.hidden_kernel[None]) + self.hidden_bias[None, :, None, :])
+        logits = ops.matmul(x, self.output_kernel[None, :, :, :columns])
         if self.use_output_bias:
             logits = logits + self.output_bias[None, :, None, :columns]
         return ops.relu(logits) if self.variant.endswith("relu") else logits

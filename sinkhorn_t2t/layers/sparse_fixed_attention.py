@@ -2,14 +2,15 @@
 import keras
 
 from sinkhorn_t2t.layers.self_attention import SelfAttention, check_positive_int
-from sinkhorn_t2t.ops import dense_attention, dot_product_attention, sparse_fixed_mask
+from sinkhorn_t2t.ops import dot_product_attention, sparse_fixed_attention
 
 
 @keras.saving.register_keras_serializable(package="sinkhorn_t2t")
 class SparseFixedAttention(SelfAttention):
     """Attention restricted to the "fixed" pattern: a query sees its own block of `block_size`
-    positions and the last `stride` positions of every block. As in the paper, the pattern is
-    simulated with a mask over dense scores (no custom kernels), so memory stays O(L^2).
+    positions and the last `stride` positions of every block. No custom kernels, as in the paper:
+    each query block scores its own block and the `L / block_size * stride` summary keys
+    (`sinkhorn_t2t.ops.sparse_fixed_attention`), the outputs of dense attention under the mask.
 
     Args:
       num_heads, key_dim, dropout, share_kv, seed: see `SelfAttention`.
@@ -27,12 +28,12 @@ class SparseFixedAttention(SelfAttention):
         self.block_size = block_size
         self.stride = stride
         self.causal = causal
+        self.pad_multiple = block_size
 
     def _attend(self, x, q, k, v, key_mask, training, segment_ids):
-        length = q.shape[2] if q.shape[2] is not None else keras.ops.shape(q)[2]
-        pattern = sparse_fixed_mask(length, self.block_size, self.stride, self.causal, segment_ids=segment_ids)
-        return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern, segment_ids=segment_ids,
-                               dropout_rate=self._dropout_rate(training), seed=self._dropout_seed)
+        return sparse_fixed_attention(q, k, v, self.block_size, self.stride, self.causal, key_mask=key_mask,
+                                      dropout_rate=self._dropout_rate(training), seed=self._dropout_seed,
+                                      segment_ids=segment_ids)
 
     def _attend_step(self, x_t, q, cache, index):
         positions = keras.ops.arange(keras.ops.shape(cache["key"])[2])

@@ -7,11 +7,12 @@ from sinkhorn_t2t.ops.attention import (
     masked_softmax,
     sinkhorn_block_attention,
     sortcut_attention,
+    sparse_fixed_attention,
     sparse_fixed_mask,
 )
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
-from sinkhorn_t2t.ops.sinkhorn import (MASKED_LOG_VALUE, causal_sinkhorn_row, gumbel_sinkhorn, sample_gumbel,
-                                      sinkhorn)
+from sinkhorn_t2t.ops.sinkhorn import (MASKED_LOG_VALUE, causal_sinkhorn_row, gumbel_sinkhorn, running_logsumexp,
+                                      sample_gumbel, sinkhorn)
 
 __all__ = [
     "COMBINE_MODES",
@@ -23,11 +24,13 @@ __all__ = [
     "gumbel_sinkhorn",
     "local_attention",
     "masked_softmax",
+    "running_logsumexp",
     "sample_gumbel",
     "sinkhorn",
     "sinkhorn_block_attention",
     "sort_blocks",
     "sortcut_attention",
+    "sparse_fixed_attention",
     "sparse_fixed_mask",
     "to_blocks",
 ]

@@ -27,21 +27,27 @@ def masked_softmax(logits, allowed=None):
     return tf.where(allowed, weights, 0.0)
 
 
-def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None):
-    """`softmax(q k^T / sqrt(D)) v` with a boolean mask.
+def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None, bias=None):
+    """`softmax(q k^T / sqrt(D) + bias) v` with a boolean mask.
 
     Args:
       q: `[..., Lq, D]`; k: `[..., Lk, D]`; v: `[..., Lk, Dv]`.
       allowed: bool broadcastable to `[..., Lq, Lk]`, True = query may attend to key.
       dropout_rate: dropout on the attention weights (pass 0 outside training).
       seed: dropout seed (None, int or `keras.random.SeedGenerator`).
+      bias: float32 broadcastable to `[..., Lq, Lk]`, added to the scores. `MASKED_LOG_VALUE`
+        excludes a key exactly (its weight is 0) as long as the query keeps some other key: a
+        small broadcast bias is cheaper than `allowed`, which costs two selects over all scores.
 
     Returns:
       `[..., Lq, Dv]` in the dtype of `v`.
     """
     q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
     q = q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)  # scale the (smaller) queries, not the scores
-    weights = masked_softmax(tf.matmul(q, k, transpose_b=True), allowed)
+    logits = tf.matmul(q, k, transpose_b=True)
+    if bias is not None:
+        logits = tf.cast(logits, tf.float32) + bias
+    weights = masked_softmax(logits, allowed)
     if dropout_rate:
         weights = keras.random.dropout(weights, dropout_rate, seed=seed)
     return tf.matmul(tf.cast(weights, v.dtype), v)
@@ -62,6 +68,15 @@ def _causal_allowed(q_len, k_len, offset=0):
     rows = tf.range(q_len)[:, None]
     cols = tf.range(k_len)[None, :] + offset
     return cols <= rows
+
+
+def _attend_with_structure(q, k, v, structure, allowed, dropout_rate, seed):
+    """Attention under a fixed pattern `structure` (bool, small and broadcastable, leaving every
+    query at least one key) and a data-dependent mask `allowed` (or None)."""
+    if allowed is None:
+        bias = None if structure is None else tf.where(structure, 0.0, MASKED_LOG_VALUE)
+        return dot_product_attention(q, k, v, None, dropout_rate, seed, bias=bias)
+    return dot_product_attention(q, k, v, _and(allowed, structure), dropout_rate, seed)
 
 
 def _and(a, b):
@@ -131,6 +146,52 @@ def sparse_fixed_mask(length, block_size, stride, causal=False, segment_ids=None
     return allowed
 
 
+def sparse_fixed_attention(q, k, v, block_size, stride, causal=False, key_mask=None, dropout_rate=0.0, seed=None,
+                           segment_ids=None):
+    """Sparse Transformer "fixed" attention (Child et al. 2019), the pattern of `sparse_fixed_mask`.
+
+    Computed from the pattern's structure: query block i scores its own block's `b` keys and the
+    `stride` summary keys of every block (`NB * stride` keys; those of block i itself are its own
+    keys already, and with `causal` those of later blocks are excluded): `O(L (b + L c / b))`
+    scores instead of `L^2`, with the same outputs as `dense_attention` under the mask. Packed
+    rows (`segment_ids`), whose pattern restarts at each segment, use the masked dense form.
+
+    Args:
+      q, k, v: `[B, H, L, D]`, L a multiple of `block_size` unless `segment_ids` is given.
+      block_size, stride, causal, segment_ids: see `sparse_fixed_mask`.
+      key_mask: optional bool `[B, L]`, True = real token.
+
+    Returns:
+      `[B, H, L, D]`.
+    """
+    q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
+    length = q.shape[-2] if q.shape[-2] is not None else tf.shape(q)[-2]
+    if segment_ids is not None:
+        pattern = sparse_fixed_mask(length, block_size, stride, causal, segment_ids=segment_ids)
+        return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern, segment_ids=segment_ids,
+                               dropout_rate=dropout_rate, seed=seed)
+    sparse_fixed_mask(1, block_size, stride)  # argument checks
+    _check_block_size(block_size, q.shape[-2])
+    qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
+    summary_k, summary_v = (from_blocks(t[..., block_size - stride:, :], -3)[:, :, None] for t in (kb, vb))
+    nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
+    summary_block = tf.repeat(tf.range(nb), stride)  # block of each summary key
+    block = tf.range(nb)[:, None, None]
+    structure = _concat_keys(
+        _local_structure(nb, block_size, 0, causal) if causal else tf.ones([1, 1, block_size], tf.bool),
+        (summary_block < block) if causal else tf.not_equal(summary_block, block))  # [NB, 1 or b, b + NB c]
+    allowed = None
+    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    if mb is not None:
+        summary_mask = from_blocks(mb[..., block_size - stride:], -2)[:, :, None, None, :]  # [B, 1, 1, 1, NB c]
+        allowed = _concat_keys(mb[..., None, :], summary_mask)
+    keys, values = ([blocks, tf.broadcast_to(summary, tf.concat([tf.shape(blocks)[:3], tf.shape(summary)[3:]], 0))]
+                    for blocks, summary in ((kb, summary_k), (vb, summary_v)))
+    out = _attend_with_structure(qb, tf.concat(keys, -2), tf.concat(values, -2), structure, allowed, dropout_rate,
+                                 seed)
+    return from_blocks(out, -3)
+
+
 def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_mask=None, dropout_rate=0.0,
                     seed=None, segment_ids=None):
     """Block-local attention (Luong et al. 2015; Parmar et al. 2018): query block i attends to key
@@ -143,33 +204,41 @@ def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_
     if not isinstance(num_memory_blocks, int) or num_memory_blocks < 0:
         raise ValueError(f"`num_memory_blocks` must be an int >= 0, got {num_memory_blocks!r}.")
     qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
-    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
-    if mb is None:
-        mb = tf.ones_like(kb[:1, :1, :, :, 0], dtype=tf.bool)
-    segments = None if segment_ids is None else to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)
     m = num_memory_blocks
-    key_segments = segments
-    if m:
-        # Key block i gathers blocks i-m .. i along the position axis (m empty blocks prepended).
-        kb, vb = _with_memory(kb, m, -2), _with_memory(vb, m, -2)
-        mb = _with_memory(mb, m, -1)
-        key_segments = None if segments is None else _with_memory(segments, m, -1)
-    allowed = mb[..., None, :]  # [B, 1, NB, 1, (m+1) b]
-    if segments is not None:
-        allowed = tf.logical_and(allowed, same_segment(segments, key_segments))
+    # Key block i gathers blocks i-m .. i along the position axis.
+    with_memory = (lambda x, axis: _with_memory(x, m, axis)) if m else (lambda x, axis: x)
+    kb, vb = with_memory(kb, -2), with_memory(vb, -2)
+    allowed = None
+    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    if mb is not None:
+        allowed = with_memory(mb, -1)[..., None, :]  # [B, 1, NB, 1, (m+1) b]
+    if segment_ids is not None:
+        segments = to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)
+        allowed = _and(allowed, same_segment(segments, with_memory(segments, -1)))
+    nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
+    structure = _local_structure(nb, block_size, m, causal)
+    return from_blocks(_attend_with_structure(qb, kb, vb, structure, allowed, dropout_rate, seed), -3)
+
+
+def _local_structure(num_blocks, block_size, m, causal):
+    """bool `[NB, 1 or b, (m+1) b]` pattern of local attention, None when it excludes nothing:
+    key slot s of block i holds position `(i - m) b + s`, which must exist (>= 0) and, when
+    `causal`, be at or before the query."""
+    if not m and not causal:
+        return None
+    offsets = tf.range((m + 1) * block_size) - m * block_size  # key position - block start
+    structure = (tf.range(num_blocks)[:, None, None] * block_size + offsets) >= 0  # [NB, 1, (m+1) b]
     if causal:
-        allowed = tf.logical_and(allowed, _causal_allowed(block_size, (m + 1) * block_size, -m * block_size))
-    return from_blocks(dot_product_attention(qb, kb, vb, allowed, dropout_rate, seed), -3)
+        structure = tf.logical_and(structure, offsets[None, :] <= tf.range(block_size)[:, None])
+    return structure
 
 
 def _with_memory(blocks, m, axis):
     """Blocks `[B, H, NB, b, ...]` -> each block's m predecessors and itself, concatenated along
-    `axis` (before the first block: zeros / False)."""
-    pad = [[0, 0]] * blocks.shape.rank
-    pad[2] = [m, 0]
-    padded = tf.pad(blocks, pad)
-    nb = blocks.shape[2] if blocks.shape[2] is not None else tf.shape(blocks)[2]
-    return tf.concat([padded[:, :, s:s + nb] for s in range(m + 1)], axis=axis)
+    `axis`. Predecessors wrap around (block i - s mod NB, a cheap `roll`, whose gradient is
+    another roll where slicing and padding cost 3x the whole attention's time): callers exclude
+    the wrapped slots with `_local_structure`."""
+    return tf.concat([tf.roll(blocks, s, axis=2) for s in range(m, 0, -1)] + [blocks], axis=axis)
 
 
 def _sorted_key_allowed(perm, mask_blocks, block_size, causal):

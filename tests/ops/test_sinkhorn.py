@@ -117,3 +117,31 @@ def test_causal_sinkhorn_row_by_row_equals_the_whole_matrix(rng, n_iters):
         row, state = ops.causal_sinkhorn_row(logits[:, :, i], i, state, n_iters)
         np.testing.assert_allclose(np.exp(row.numpy()), whole[:, :, i], atol=1e-5)
     np.testing.assert_allclose(whole[..., 1:, :].sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 13])
+def test_running_logsumexp_is_a_cumulative_logsumexp(rng, n):
+    """Against NumPy in float64, with entries 1e3 apart (exp would overflow / underflow) and
+    masked entries, along either axis."""
+    x = rng.normal(size=(2, n, 3)) * 300
+    x[0, :, 0] = ops.MASKED_LOG_VALUE
+    x[1, n // 2:, 1] += 1000.0
+    expected = np.logaddexp.accumulate(x, axis=1)
+    got = ops.running_logsumexp(tf.constant(x, tf.float32), axis=1).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-3)
+    np.testing.assert_allclose(ops.running_logsumexp(tf.constant(x.transpose(0, 2, 1), tf.float32), axis=-1).numpy(),
+                               expected.transpose(0, 2, 1), rtol=1e-6, atol=1e-3)
+
+
+def test_running_logsumexp_gradient_matches_the_softmax_of_the_prefix(rng):
+    """d running[i] / d x[r] = exp(x[r] - running[i]) for r <= i (0 after), ties included."""
+    x = np.array([0.5, 0.5, -1.0, 2.0, 2.0, 0.0], np.float64)
+    tx = tf.constant(x[:, None], tf.float32)
+    for i in range(len(x)):
+        with tf.GradientTape() as tape:
+            tape.watch(tx)
+            out = ops.running_logsumexp(tx, axis=0)[i, 0]
+        grad = tape.gradient(out, tx).numpy()[:, 0]
+        prefix = np.logaddexp.reduce(x[:i + 1])
+        expected = np.where(np.arange(len(x)) <= i, np.exp(x - prefix), 0.0)
+        np.testing.assert_allclose(grad, expected, atol=1e-6)
