@@ -2,13 +2,17 @@
 
 Usage: python benchmarks/attention.py [--lengths 1024 4096 16384] [--out benchmarks/attention_cpu]
 
-For every attention kind and length it times a compiled forward+backward step (median of
-several runs) and records the peak memory TensorFlow allocates during one step above what was
-already live (TensorFlow's own allocator statistics: on CPU they need the BFC allocator, turned on
-below). "layer" rows include the Q/K/V/output projections (and the SortNet); "ops" rows time
-the attention ops alone on ready-made Q, K, V (Sinkhorn rows still build and balance their
-sorting matrix). Ratios are against dense and local attention measured in the same run. Prints
-a Markdown table and writes `<out>.md`, `<out>.json` and a PNG plot `<out>.png`.
+For every attention kind and length it times a forward+backward step in a `tf.function` (median
+of several runs), once as TensorFlow graph and once compiled by XLA (`jit_compile=True`), and
+records the peak memory TensorFlow allocates during one step above what was already live
+(TensorFlow's own allocator statistics: on CPU they need the BFC allocator, turned on below).
+"layer" rows include the Q/K/V/output projections (and the SortNet); the "projections" row is
+those four projections alone (plain matmuls, no attention), the floor any attention layer pays.
+"ops" rows time the attention ops alone on ready-made Q, K, V (Sinkhorn rows still build and
+balance their sorting matrix); the "block_matmul" row is the batched per-block score matmul
+alone. FLOPs are the forward matmul FLOPs (2 per multiply-add); GFLOP/s counts a step as 3x
+them. Ratios are against rows measured in the same run. Prints a Markdown table and writes
+`<out>.md`, `<out>.json` and a PNG plot `<out>.png`.
 """
 import argparse
 import json
@@ -22,19 +26,65 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")  # makes CPU memory st
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sinkhorn_t2t  # noqa: E402,F401  (quiet TensorFlow import)
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from sinkhorn_t2t import layers, ops  # noqa: E402
 
 HEADS, HEAD_DIM, BLOCK, STRIDE, SORTCUT_BUDGET, ITERS = 8, 64, 64, 8, 2, 5
-KINDS = ("dense", "keras_mha", "local", "sparse_fixed", "sinkhorn", "sinkhorn_causal", "sortcut")
-BASELINES = ("dense", "local")
-# Dense-score kinds hold a few [H, L, L] float32 tensors; skip them where that cannot fit.
-DENSE_SCORE_KINDS = ("dense", "keras_mha", "sparse_fixed")
+KINDS = ("projections", "block_matmul", "dense", "keras_mha", "local", "sparse_fixed", "sinkhorn", "sinkhorn_causal",
+         "sortcut")
+LAYER_ONLY, OPS_ONLY = ("projections", "keras_mha"), ("block_matmul",)
+SORTING_KINDS = ("sinkhorn", "sinkhorn_causal", "sortcut")
+MODEL_DIM = HEADS * HEAD_DIM
+
+
+def attention_flops(kind, length):
+    """Forward matmul FLOPs of the attention op of `kind` (projections excluded)."""
+    nb, keys = length // BLOCK, {"dense": length, "keras_mha": length, "local": 2 * BLOCK,
+                                 "sparse_fixed": BLOCK + length // BLOCK * STRIDE, "sinkhorn": 2 * BLOCK,
+                                 "sinkhorn_causal": 2 * BLOCK, "sortcut": SORTCUT_BUDGET * BLOCK}.get(kind, 0)
+    if kind == "block_matmul":
+        return 2 * HEADS * length * 2 * BLOCK * HEAD_DIM
+    flops = 4 * HEADS * length * keys * HEAD_DIM  # scores and weighted values
+    if kind in SORTING_KINDS:
+        rows = SORTCUT_BUDGET if kind == "sortcut" else nb
+        flops += 2 * 2 * HEADS * rows * nb * BLOCK * HEAD_DIM  # sorting K and V
+        flops += 2 * HEADS * nb * MODEL_DIM * nb  # SortNet
+    return flops
+
+
+def projection_flops(length):
+    return 4 * 2 * length * MODEL_DIM * MODEL_DIM
+
+
+def score_bytes(kind, length):
+    """Rough float32 bytes of the biggest score-sized tensors a step keeps (4 live copies)."""
+    keys = {"dense": length, "keras_mha": length, "sparse_fixed": BLOCK + length // BLOCK * STRIDE}.get(kind)
+    return None if keys is None else 4 * HEADS * length * keys * 4
+
+
+class Projections(keras.layers.Layer):
+    """The four projections of a self-attention layer alone: `out(query(x) + key(x) + value(x))`."""
+
+    def build(self, input_shape):
+        def dense(equation, shape, bias_axes, build_shape):
+            layer = keras.layers.EinsumDense(equation, output_shape=shape, bias_axes=bias_axes)
+            layer.build(build_shape)
+            return layer
+
+        heads = (None, HEADS, HEAD_DIM)
+        self.q, self.k, self.v = (dense("abc,cde->abde", heads, "de", input_shape) for _ in range(3))
+        self.out = dense("abcd,cde->abe", (None, MODEL_DIM), "e", (input_shape[0], input_shape[1], HEADS, HEAD_DIM))
+
+    def call(self, x):
+        return self.out(self.q(x) + self.k(x) + self.v(x))
 
 
 def make_layer(kind):
     """The layer benchmarked for `kind`; local attention gets 2 * BLOCK keys per query, like Sinkhorn."""
+    if kind == "projections":
+        return Projections()
     if kind == "dense":
         return layers.DenseAttention(HEADS, HEAD_DIM)
     if kind == "keras_mha":
@@ -48,7 +98,7 @@ def make_layer(kind):
     return layers.SinkhornAttention(HEADS, HEAD_DIM, BLOCK, sinkhorn_iters=ITERS, causal=kind == "sinkhorn_causal")
 
 
-def layer_step(kind, length):
+def layer_step(kind, length, jit_compile):
     """Returns a step function for the whole layer (projections included)."""
     x = tf.random.normal([1, length, HEADS * HEAD_DIM])
     layer = make_layer(kind)
@@ -56,11 +106,13 @@ def layer_step(kind, length):
     def call(inputs):
         if kind == "keras_mha":
             return layer(inputs, inputs, training=True)
+        if kind == "projections":
+            return layer(inputs)
         return layer(inputs, training=True)
 
     call(x)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(call(x))
@@ -69,7 +121,7 @@ def layer_step(kind, length):
     return step
 
 
-def ops_step(kind, length):
+def ops_step(kind, length, jit_compile):
     """Returns a step function running the attention op alone on Q, K, V variables."""
     q, k, v = (tf.Variable(tf.random.normal([1, HEADS, length, HEAD_DIM])) for _ in range(3))
     nb = length // BLOCK
@@ -78,12 +130,16 @@ def ops_step(kind, length):
     variables = [q, k, v]
 
     def attend():
-        if kind in ("dense", "keras_mha"):
+        if kind == "block_matmul":
+            keys = ops.to_blocks(tf.concat([k, v], axis=-2), BLOCK, -2)  # [1, H, 2 NB, b, D]
+            return tf.matmul(ops.to_blocks(q, BLOCK, -2), tf.reshape(keys, [1, HEADS, nb, 2 * BLOCK, HEAD_DIM]),
+                             transpose_b=True)
+        if kind == "dense":
             return ops.dense_attention(q, k, v)
         if kind == "local":
             return ops.local_attention(q, k, v, BLOCK, num_memory_blocks=1)
         if kind == "sparse_fixed":
-            return ops.dense_attention(q, k, v, attention_mask=ops.sparse_fixed_mask(length, BLOCK, STRIDE))
+            return ops.sparse_fixed_attention(q, k, v, BLOCK, STRIDE)
         causal = kind == "sinkhorn_causal"
         perm = tf.exp(ops.gumbel_sinkhorn(sort_logits, 0.75, ITERS, causal=causal, seed=seed))
         if kind == "sortcut":
@@ -93,7 +149,7 @@ def ops_step(kind, length):
     if kind in ("sinkhorn", "sinkhorn_causal", "sortcut"):
         variables.append(sort_logits)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(attend())
@@ -103,27 +159,30 @@ def ops_step(kind, length):
 
 
 def measure(step, min_runs=3, max_runs=10, budget_s=8.0):
-    """Median seconds of a step and peak bytes allocated during one step."""
+    """Median seconds of a step and median peak bytes allocated during one step (the allocator's
+    peak varies by tens of MiB from step to step: one step's would be noise)."""
     step.get_concrete_function()  # trace outside the measurement
-    tf.config.experimental.reset_memory_stats("CPU:0")
-    before = tf.config.experimental.get_memory_info("CPU:0")["current"]
-    first = time.perf_counter()
-    tf.nest.map_structure(lambda t: t.numpy(), step())
-    first = time.perf_counter() - first
-    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
-    runs = max(min_runs, min(max_runs, int(budget_s / max(first, 1e-3))))
-    times = []
-    for _ in range(runs):
+    times, peaks = [], []
+
+    def run_once():
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        before = tf.config.experimental.get_memory_info("CPU:0")["current"]
         start = time.perf_counter()
         tf.nest.map_structure(lambda t: t.numpy(), step())
         times.append(time.perf_counter() - start)
-    return statistics.median(times), peak
+        peaks.append(tf.config.experimental.get_memory_info("CPU:0")["peak"] - before)
+
+    run_once()  # the first call also compiles (XLA) and allocates: not timed
+    runs = max(min_runs, min(max_runs, int(budget_s / max(times.pop(), 1e-3))))
+    peaks.clear()
+    for _ in range(runs):
+        run_once()
+    return statistics.median(times), statistics.median(peaks)
 
 
 def fits(kind, length, memory_limit_gb):
-    if kind not in DENSE_SCORE_KINDS:
-        return True
-    return 4 * HEADS * length * length * 4 / 2**30 <= memory_limit_gb  # ~4 live [H, L, L] float32 tensors
+    needed = score_bytes(kind, length)
+    return needed is None or needed / 2**30 <= memory_limit_gb
 
 
 def run(lengths, memory_limit_gb):
@@ -131,16 +190,21 @@ def run(lengths, memory_limit_gb):
     for mode, builder in (("ops", ops_step), ("layer", layer_step)):
         for length in lengths:
             for kind in KINDS:
-                if mode == "ops" and kind == "keras_mha":
-                    continue  # same op as dense
+                if kind in (OPS_ONLY if mode == "layer" else LAYER_ONLY):
+                    continue
+                row = dict(mode=mode, kind=kind, length=length, flops=attention_flops(kind, length)
+                           + (projection_flops(length) if mode == "layer" and kind != "block_matmul" else 0))
+                if kind == "projections":
+                    row["flops"] = projection_flops(length)
                 if not fits(kind, length, memory_limit_gb):
-                    rows.append(dict(mode=mode, kind=kind, length=length, skipped=True))
+                    rows.append(dict(row, skipped=True))
                     print(f"  {mode:5s} {kind:16s} L={length:6d}  skipped (does not fit)", flush=True)
                     continue
-                seconds, peak = measure(builder(kind, length))
-                rows.append(dict(mode=mode, kind=kind, length=length, seconds=seconds, peak_bytes=peak))
-                print(f"  {mode:5s} {kind:16s} L={length:6d}  {seconds * 1e3:9.1f} ms  {peak / 2**20:9.1f} MiB",
-                      flush=True)
+                row["seconds"], row["peak_bytes"] = measure(builder(kind, length, jit_compile=False))
+                row["xla_seconds"], _ = measure(builder(kind, length, jit_compile=True))
+                rows.append(row)
+                print(f"  {mode:5s} {kind:16s} L={length:6d}  {row['seconds'] * 1e3:9.1f} ms  "
+                      f"{row['peak_bytes'] / 2**20:9.1f} MiB  XLA {row['xla_seconds'] * 1e3:9.1f} ms", flush=True)
     return rows
 
 
@@ -149,53 +213,76 @@ def _ratio(value, base):
 
 
 def table(rows):
-    """Markdown table with ratios against dense and local attention of the same mode and length."""
+    """Markdown table with ratios against dense, local and projections-only rows of the same run."""
     index = {(r["mode"], r["kind"], r["length"]): r for r in rows if not r.get("skipped")}
-    lines = ["| mode | attention | L | time (ms) | peak mem (MiB) | time / dense | mem / dense | time / local "
-             "| time vs L/4 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| mode | attention | L | GFLOP (fwd) | time (ms) | GFLOP/s | peak mem (MiB) | time / dense | "
+             "mem / dense | time / local | time / projections | XLA time (ms) | XLA / graph | time vs L/4 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        head = f"| {r['mode']} | {r['kind']} | {r['length']} | {r['flops'] / 1e9:.3g} |"
         if r.get("skipped"):
-            lines.append(f"| {r['mode']} | {r['kind']} | {r['length']} | skipped: does not fit | | | | | |")
+            lines.append(head + " skipped: does not fit | | | | | | | | | |")
             continue
         dense = index.get((r["mode"], "dense", r["length"]))
         local = index.get((r["mode"], "local", r["length"]))
+        projections = index.get(("layer", "projections", r["length"])) if r["mode"] == "layer" else None
         shorter = index.get((r["mode"], r["kind"], r["length"] // 4))
-        lines.append("| {} | {} | {} | {:.1f} | {:.1f} | {} | {} | {} | {} |".format(
-            r["mode"], r["kind"], r["length"], r["seconds"] * 1e3, r["peak_bytes"] / 2**20,
+        lines.append(head + " {:.1f} | {:.0f} | {:.1f} | {} | {} | {} | {} | {:.1f} | {} | {} |".format(
+            r["seconds"] * 1e3, 3 * r["flops"] / r["seconds"] / 1e9, r["peak_bytes"] / 2**20,
             _ratio(r["seconds"], dense and dense["seconds"]), _ratio(r["peak_bytes"], dense and dense["peak_bytes"]),
-            _ratio(r["seconds"], local and local["seconds"]), _ratio(r["seconds"], shorter and shorter["seconds"])))
+            _ratio(r["seconds"], local and local["seconds"]),
+            _ratio(r["seconds"], projections and projections["seconds"]), r["xla_seconds"] * 1e3,
+            _ratio(r["xla_seconds"], r["seconds"]), _ratio(r["seconds"], shorter and shorter["seconds"])))
     return "\n".join(lines)
 
 
-def targets(rows):
-    """The issue's targets for Sinkhorn attention, as ratios from this run (None where not measured)."""
+def targets(rows, baseline_rows=()):
+    """The targets of the performance issues, as ratios from this run (None where not measured).
+
+    `baseline_rows`: rows of an earlier run (the peak memory before the speed work)."""
     index = {(r["mode"], r["kind"], r["length"]): r for r in rows if not r.get("skipped")}
+    before = {(r["mode"], r["kind"], r["length"]): r for r in baseline_rows if not r.get("skipped")}
+    lengths = sorted({r["length"] for r in rows})
 
-    def ratio(a, b, key="seconds"):
-        return a[key] / b[key] if a and b else None
+    def ratio(a, b, key="seconds", key_b=None):
+        return a[key] / b[key_b or key] if a and b else None
 
-    lines = []
+    checks = []
+
+    def check(mode, name, value, target, limit, at_most=True):
+        ok = value is not None and (value <= limit if at_most else value >= limit)
+        checks.append((mode, name, value, target, ok))
+
     for mode in ("ops", "layer"):
         s4, d4 = index.get((mode, "sinkhorn", 4096)), index.get((mode, "dense", 4096))
         s16 = index.get((mode, "sinkhorn", 16384))
-        speed_up = ratio(d4, s4)
-        checks = [("speed-up over dense at L=4096", speed_up, ">= 15", speed_up is not None and speed_up >= 15)]
-        checks = checks if mode == "ops" else []  # the speed target is for the attention ops alone
-        checks += [
-            ("peak memory / dense at L=4096", ratio(s4, d4, "peak_bytes"), "<= 0.1",
-             s4 is not None and d4 is not None and ratio(s4, d4, "peak_bytes") <= 0.1),
-            ("time L=16384 / L=4096", ratio(s16, s4), "<= 4.5", s16 is not None and ratio(s16, s4) <= 4.5),
-            ("memory L=16384 / L=4096", ratio(s16, s4, "peak_bytes"), "<= 4.5",
-             s16 is not None and ratio(s16, s4, "peak_bytes") <= 4.5),
-        ]
-        for length in sorted({r["length"] for r in rows}):
-            r = ratio(index.get((mode, "sinkhorn", length)), index.get((mode, "local", length)))
-            checks.append((f"time / local (2 x {BLOCK} keys) at L={length}", r, "<= 1.3", r is not None and r <= 1.3))
-        for name, value, target, ok in checks:
-            shown = "not measured" if value is None else f"{value:.3g}"
-            lines.append(f"| {mode} | {name} | {shown} | {target} | {'met' if ok else 'MISSED'} |")
-    return "| mode | Sinkhorn target | measured | target | |\n|---|---|---|---|---|\n" + "\n".join(lines)
+        if mode == "ops":  # the speed target is for the attention ops alone
+            check(mode, "Sinkhorn speed-up over dense at L=4096", ratio(d4, s4), ">= 15", 15, at_most=False)
+        check(mode, "Sinkhorn peak memory / dense at L=4096", ratio(s4, d4, "peak_bytes"), "<= 0.1", 0.1)
+        check(mode, "Sinkhorn time L=16384 / L=4096", ratio(s16, s4), "<= 4.5", 4.5)
+        check(mode, "Sinkhorn memory L=16384 / L=4096", ratio(s16, s4, "peak_bytes"), "<= 4.5", 4.5)
+        for length in lengths:
+            local, sinkhorn = index.get((mode, "local", length)), index.get((mode, "sinkhorn", length))
+            check(mode, f"local time / Sinkhorn time at L={length}", ratio(local, sinkhorn), "<= 1", 1.0)
+        check(mode, "sparse_fixed time / dense time at L=4096",
+              ratio(index.get((mode, "sparse_fixed", 4096)), d4), "<= 1", 1.0)
+    for kind in SORTING_KINDS:
+        for length, limit in ((4096, 1.4), (16384, 1.5)):
+            check("layer", f"{kind} time / projections at L={length}",
+                  ratio(index.get(("layer", kind, length)), index.get(("layer", "projections", length))),
+                  f"<= {limit}", limit)
+        old = before.get(("layer", kind, 16384))
+        check("layer", f"{kind} peak memory at L=16384 / before the speed work",
+              ratio(index.get(("layer", kind, 16384)), old, "peak_bytes"), "<= 1", 1.0)
+    for kind in KINDS:
+        if kind in OPS_ONLY or kind == "projections":
+            continue
+        for length in lengths:
+            r = index.get(("layer", kind, length))
+            check("layer", f"{kind} XLA / graph at L={length}", ratio(r, r, "xla_seconds", "seconds"), "<= 1.1", 1.1)
+    lines = [f"| {mode} | {name} | {'not measured' if value is None else f'{value:.3g}'} | {target} | "
+             f"{'met' if ok else 'MISSED'} |" for mode, name, value, target, ok in checks]
+    return "| mode | target | measured | target | |\n|---|---|---|---|---|\n" + "\n".join(lines)
 
 
 def plot(rows, path):
@@ -204,25 +291,27 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+    panels = (("time per step (ms)", lambda r: r["seconds"] * 1e3, "log"),
+              ("XLA time / graph time", lambda r: r["xla_seconds"] / r["seconds"], "linear"),
+              ("peak memory (MiB)", lambda r: r["peak_bytes"] / 2**20, "log"))
+    fig, axes = plt.subplots(len(panels), 2, figsize=(12, 13))
     for col, mode in enumerate(("ops", "layer")):
-        for row, (key, label, scale) in enumerate((("seconds", "time per step (ms)", 1e3),
-                                                   ("peak_bytes", "peak memory (MiB)", 2**-20))):
+        for row, (label, value, yscale) in enumerate(panels):
             ax = axes[row][col]
             for kind in KINDS:
-                pts = [(r["length"], r[key] * scale) for r in rows
+                pts = [(r["length"], value(r)) for r in rows
                        if r["mode"] == mode and r["kind"] == kind and not r.get("skipped")]
                 if pts:
                     ax.plot(*zip(*pts), marker="o", label=kind, color=f"C{KINDS.index(kind)}")
             ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
+            ax.set_yscale(yscale)
             ax.set_xlabel("sequence length L")
             ax.set_ylabel(label)
             ax.set_title(f"{mode}: forward + backward, batch 1, {HEADS}x{HEAD_DIM}, block {BLOCK}")
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
 
 
 def main(argv=None):
@@ -230,7 +319,10 @@ def main(argv=None):
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--memory_limit_gb", type=float, default=12.0,
                         help="skip dense-score kinds whose score tensors would exceed this")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "attention_cpu"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--out", default=os.path.join(here, "attention_cpu"))
+    parser.add_argument("--baseline", default=os.path.join(here, "attention_cpu_before.json"),
+                        help="JSON of an earlier run whose peak memory the sorting layers must not exceed")
     args = parser.parse_args(argv)
     for length in args.lengths:
         if length < SORTCUT_BUDGET * BLOCK or length % BLOCK:
@@ -240,10 +332,12 @@ def main(argv=None):
     where = device[0].name if device else f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
     print(f"Attention benchmark on {where}; TF {tf.__version__}", flush=True)
     rows = run(args.lengths, args.memory_limit_gb)
-    text = table(rows) + "\n\n" + targets(rows)
+    baseline = json.load(open(args.baseline))["rows"] if os.path.exists(args.baseline) else ()
+    text = table(rows) + "\n\n" + targets(rows, baseline)
     print("\n" + text)
     header = (f"Forward + backward, batch 1, {HEADS} heads x {HEAD_DIM}, block {BLOCK}, float32, {where}, "
-              f"TF {tf.__version__}. Local attention: own block + previous block (2 x {BLOCK} keys per query).\n\n")
+              f"TF {tf.__version__}. Local attention: own block + previous block (2 x {BLOCK} keys per query). "
+              "XLA: the same step under `tf.function(jit_compile=True)`.\n\n")
     with open(args.out + ".md", "w") as f:
         f.write(header + text + "\n")
     with open(args.out + ".json", "w") as f:

@@ -1,5 +1,6 @@
 """Batching as T2T does it: length buckets with batch_size in tokens on CPU/GPU; fixed,
-padded shapes with `drop_remainder=True` on TPU (or with `use_fixed_batch_size`)."""
+padded shapes with `drop_remainder=True` on TPU / XLA (or with `use_fixed_batch_size`), from a
+small set of bucket lengths so that short examples are not padded to `max_length`."""
 import tensorflow as tf
 
 from sinkhorn_t2t.data.problem import DatasetSplit
@@ -14,9 +15,19 @@ def bucket_boundaries(max_length, min_length=8, length_bucket_step=1.1):
     return boundaries
 
 
-def example_length(example):
-    """Longest of the example's sequence features."""
-    lengths = [tf.shape(v)[0] for k, v in example.items() if k in ("inputs", "targets")]
+def fixed_bucket_lengths(max_length, min_length=8):
+    """The padded lengths of fixed-shape batches: powers of two from `min_length` up to
+    `max_length`, and `max_length` itself (one XLA program per length: log2(max / min) + 1)."""
+    lengths, x = [], 1 << max(int(min_length) - 1, 0).bit_length()
+    while x < max_length:
+        lengths.append(x)
+        x *= 2
+    return lengths + [max_length]
+
+
+def example_length(example, axis=0):
+    """Longest of the example's sequence features (`axis=1`: of a batch's padded features)."""
+    lengths = [tf.shape(v)[axis] for k, v in example.items() if k in ("inputs", "targets")]
     return tf.reduce_max(tf.stack(lengths))
 
 
@@ -80,7 +91,8 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
         `min_length_bucket`, `length_bucket_step`, `use_fixed_batch_size`).
       mode: a `DatasetSplit` value; training drops examples longer than `max_length`,
         evaluation keeps them unless `eval_drop_long_sequences` (or shapes are fixed).
-      fixed_shapes: pad every feature to `max_length` and drop the remainder (TPU / XLA).
+      fixed_shapes: pad every sequence feature to a length of `fixed_bucket_lengths` and drop
+        each bucket's remainder (TPU / XLA).
       num_replicas: batch sizes are per replica, as T2T's are per core.
       drop_long: drop examples longer than `max_length` in evaluation too (models whose
         attention has a fixed longest input: Sinkhorn, SortCut).
@@ -92,7 +104,10 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
     fixed_shapes = fixed_shapes or hparams.use_fixed_batch_size
     if align_blocks and getattr(problem, "packed_length", None):
         dataset = align_packed_rows(dataset, align_blocks, problem.packed_length)
-    dataset = dataset.map(_to_int32)
+    options = tf.data.Options()  # fewer per-example function calls: CPU the model step can use
+    options.experimental_optimization.map_fusion = True
+    options.experimental_optimization.map_and_filter_fusion = True
+    dataset = dataset.map(_to_int32).with_options(options)
     if training or fixed_shapes or drop_long or hparams.eval_drop_long_sequences:
         dataset = dataset.filter(lambda ex: example_length(ex) <= max_length)
     if training:
@@ -100,13 +115,14 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
                                   reshuffle_each_iteration=True).repeat()
     tokens = problem.batch_size_means_tokens and not hparams.use_fixed_batch_size
     if fixed_shapes:
-        per_replica = max(1, hparams.batch_size // max_length) if tokens else hparams.batch_size
-        shapes = {k: [max_length] if len(spec.shape) else [] for k, spec in dataset.element_spec.items()}
-        for key, spec in dataset.element_spec.items():
-            if len(spec.shape) and key not in ("inputs", "targets") and not key.endswith(("_segmentation", "_position")):
-                shapes[key] = spec.shape.as_list()
-        return dataset.padded_batch(per_replica * num_replicas, padded_shapes=shapes, drop_remainder=True) \
-            .prefetch(tf.data.AUTOTUNE)
+        # Each example is padded to the shortest bucket length that holds it; every batch of a
+        # bucket has the same shape (remainders dropped), so each length compiles once.
+        lengths = fixed_bucket_lengths(max_length, hparams.min_length_bucket)
+        sizes = [(max(1, hparams.batch_size // length) if tokens else hparams.batch_size) * num_replicas
+                 for length in lengths]
+        return dataset.bucket_by_sequence_length(
+            example_length, [length + 1 for length in lengths], sizes + [sizes[-1]], pad_to_bucket_boundary=True,
+            drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     if not tokens:
         return dataset.padded_batch(hparams.batch_size * num_replicas).prefetch(tf.data.AUTOTUNE)
     boundaries = bucket_boundaries(max_length, hparams.min_length_bucket, hparams.length_bucket_step)

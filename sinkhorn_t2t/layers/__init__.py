@@ -1,5 +1,6 @@
 """Keras 3 self-attention layers: Sinkhorn, causal Sinkhorn, SortCut, Mixture and baselines."""
 from sinkhorn_t2t.layers.block_sorting import BlockSortingAttention
+from sinkhorn_t2t.layers.dense import FlatDense
 from sinkhorn_t2t.layers.dense_attention import DenseAttention
 from sinkhorn_t2t.layers.local_attention import LocalAttention
 from sinkhorn_t2t.layers.self_attention import SelfAttention
@@ -12,6 +13,7 @@ __all__ = [
     "SORT_VARIANTS",
     "BlockSortingAttention",
     "DenseAttention",
+    "FlatDense",
     "LocalAttention",
     "SelfAttention",
     "SinkhornAttention",

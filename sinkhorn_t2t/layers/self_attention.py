@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from sinkhorn_t2t.ops.linear import flat_matmul
+
 
 def check_positive_int(layer, name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -16,8 +18,8 @@ def check_rate(layer, name, value):
 class SelfAttention(keras.layers.Layer):
     """Multi-head self-attention skeleton in the shape of `keras.layers.MultiHeadAttention`.
 
-    `build` creates the `query`, `key`, `value` and `attention_output` projections; `call`
-    pads the length to a multiple of `pad_multiple` (the padding is masked), projects to heads,
+    `build` creates the `query`, `key`, `value` and `attention_output` projections (`EinsumDense`
+    weights, applied as 2-D matmuls: see `sinkhorn_t2t.ops.linear.flat_matmul`); `call` pads the length to a multiple of `pad_multiple` (the padding is masked), projects to heads,
     runs `_attend` and cuts the padding off again. Subclasses implement `_attend`.
 
     Args:
@@ -79,7 +81,19 @@ class SelfAttention(keras.layers.Layer):
         self._output_dense.build((input_shape[0], input_shape[1], self.num_heads, self.value_dim))
 
     def _heads(self, dense, x):
-        return ops.transpose(dense(x), (0, 2, 1, 3))  # [B, L, H, D] -> [B, H, L, D]
+        """`x (B, L, dim)` through the `dense` projection -> `(B, H, L, D)`, as one 2-D matmul."""
+        kernel = dense.kernel  # (dim, H, D)
+        out = flat_matmul(x, ops.reshape(kernel, (kernel.shape[0], -1)))
+        out = ops.reshape(out, (*ops.shape(x)[:2], *kernel.shape[1:])) + ops.cast(dense.bias, x.dtype)
+        return ops.transpose(out, (0, 2, 1, 3))
+
+    def _merge_heads(self, out):
+        """`(B, H, L, Dv)` -> `(B, L, dim)` through the output projection, as one 2-D matmul."""
+        kernel = self._output_dense.kernel  # (H, Dv, dim)
+        out = ops.transpose(out, (0, 2, 1, 3))
+        out = ops.reshape(out, (*ops.shape(out)[:2], -1))
+        return flat_matmul(out, ops.reshape(kernel, (-1, kernel.shape[-1]))) + ops.cast(self._output_dense.bias,
+                                                                                          out.dtype)
 
     def call(self, x, mask=None, training=None, segment_ids=None):
         length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
@@ -100,8 +114,7 @@ class SelfAttention(keras.layers.Layer):
         q = self._heads(self._query_dense, x)
         k = self._heads(self._key_dense, x)
         v = k if self.share_kv else self._heads(self._value_dense, x)
-        out = self._attend(x, q, k, v, key_mask, bool(training), segment_ids)  # [B, H, L, D]
-        out = self._output_dense(ops.transpose(out, (0, 2, 1, 3)))
+        out = self._merge_heads(self._attend(x, q, k, v, key_mask, bool(training), segment_ids))
         return out if isinstance(pad, int) and pad == 0 else out[:, :length]
 
     def _attend(self, x, q, k, v, key_mask, training, segment_ids):
@@ -151,7 +164,7 @@ class SelfAttention(keras.layers.Layer):
         cache["key"] = ops.slice_update(cache["key"], (0, 0, index, 0), ops.cast(k, cache["key"].dtype))
         cache["value"] = ops.slice_update(cache["value"], (0, 0, index, 0), ops.cast(v, cache["value"].dtype))
         out = self._attend_step(x_t, q, cache, index)  # [B, H, 1, Dv]; may update cache
-        return self._output_dense(ops.transpose(out, (0, 2, 1, 3))), cache
+        return self._merge_heads(out), cache
 
     def _init_step_state(self, batch_size, length):
         """Extra decoding state beyond keys and values."""

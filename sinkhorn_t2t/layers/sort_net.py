@@ -97,11 +97,11 @@ class SortNet(keras.layers.Layer):
     def project(self, summaries, columns):
         """P (eq. 3-4, Table 8): summaries `(batch, rows, dim)` -> logits `(batch, heads, rows,
         columns)` over the first `columns` block positions."""
-        # Broadcasting batch matmuls: about 2x faster than the same einsums on CPU (profiled).
-        x = summaries[:, None]  # [batch, 1, rows, dim]
         if self.variant.startswith("mlp"):
-            x = ops.relu(ops.matmul(x, self.hidden_kernel[None]) + self.hidden_bias[None, :, None, :])
-        logits = ops.matmul(x, self.output_kernel[None, :, :, :columns])
+            x = ops.einsum("bnd,hde->bhne", summaries, self.hidden_kernel) + self.hidden_bias[None, :, None, :]
+            logits = ops.einsum("bhne,hem->bhnm", ops.relu(x), self.output_kernel[:, :, :columns])
+        else:
+            logits = ops.einsum("bnd,hdm->bhnm", summaries, self.output_kernel[:, :, :columns])
         if self.use_output_bias:
             logits = logits + self.output_bias[None, :, None, :columns]
         return ops.relu(logits) if self.variant.endswith("relu") else logits

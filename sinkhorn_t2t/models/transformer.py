@@ -11,7 +11,9 @@ import keras
 from keras import ops
 
 from sinkhorn_t2t.data.problem import Modality
+from sinkhorn_t2t.layers.dense import FlatDense
 from sinkhorn_t2t.models.attention_factory import self_attention
+from sinkhorn_t2t.ops.linear import flat_matmul
 from sinkhorn_t2t.registry import register_model
 
 
@@ -32,8 +34,8 @@ class FeedForward(keras.layers.Layer):
 
     def __init__(self, filter_size, hidden_size, dropout, **kwargs):
         super().__init__(**kwargs)
-        self.inner = keras.layers.Dense(filter_size, activation="relu", name="conv1")
-        self.outer = keras.layers.Dense(hidden_size, name="conv2")
+        self.inner = FlatDense(filter_size, activation="relu", name="conv1")
+        self.outer = FlatDense(hidden_size, name="conv2")
         self.dropout = keras.layers.Dropout(dropout)
 
     def call(self, x, training=None):
@@ -154,7 +156,7 @@ class Transformer(keras.Model):
         self.decoder_norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="decoder_norm")
         self.shared_softmax = hparams.shared_embedding_and_softmax_weights
         if not self.shared_softmax:
-            self.softmax_layer = keras.layers.Dense(self.target_vocab_size, use_bias=False, name="softmax")
+            self.softmax_layer = FlatDense(self.target_vocab_size, use_bias=False, name="softmax")
 
     def _embed(self, embedding, ids, positions=None):
         x = embedding(ids) * (self.hp.hidden_size**0.5)
@@ -192,7 +194,7 @@ class Transformer(keras.Model):
     def _logits(self, x):
         """Final decoder states -> float32 logits (shared embedding / softmax weights or not)."""
         if self.shared_softmax:
-            logits = ops.matmul(x, ops.transpose(ops.cast(self.target_embedding.embeddings, x.dtype)))
+            logits = flat_matmul(x, ops.transpose(self.target_embedding.embeddings))
         else:
             logits = self.softmax_layer(x)
         return ops.cast(logits, "float32")

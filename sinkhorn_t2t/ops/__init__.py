@@ -11,6 +11,7 @@ from sinkhorn_t2t.ops.attention import (
     sparse_fixed_mask,
 )
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
+from sinkhorn_t2t.ops.linear import flat_matmul
 from sinkhorn_t2t.ops.sinkhorn import (MASKED_LOG_VALUE, causal_sinkhorn_row, gumbel_sinkhorn, running_logsumexp,
                                       sample_gumbel, sinkhorn)
 
@@ -20,6 +21,7 @@ __all__ = [
     "causal_sinkhorn_row",
     "dense_attention",
     "dot_product_attention",
+    "flat_matmul",
     "from_blocks",
     "gumbel_sinkhorn",
     "local_attention",

@@ -33,31 +33,60 @@ def _normalize(x, allowed, axis):
     return tf.where(allowed, x - tf.reduce_logsumexp(x, axis=axis, keepdims=True), MASKED_LOG_VALUE)
 
 
-def _log_add_exp(a, b):
-    """`log(exp(a) + exp(b))`, stable, with the exact gradient also where `a == b`."""
-    top = tf.stop_gradient(tf.maximum(a, b))
-    return top + tf.math.log(tf.exp(a - top) + tf.exp(b - top))
+def _shifted(x, axis, shift, fill):
+    """`x` moved `shift` places along `axis` (later for shift > 0, earlier for < 0), `fill` where
+    nothing moved in."""
+    n, rank = x.shape[axis], x.shape.rank
+    begin, size, pad = [0] * rank, [-1] * rank, [[0, 0]] * rank
+    size[axis] = n - abs(shift)
+    if shift > 0:
+        pad[axis] = [shift, 0]
+    else:
+        begin[axis], pad[axis] = -shift, [0, -shift]
+    return tf.pad(tf.slice(x, begin, size), pad, constant_values=fill)
 
 
 def running_logsumexp(x, axis=-2):
     """Inclusive cumulative log-sum-exp along `axis` (a static length n), as a log2(n)-step
     doubling scan (Hillis and Steele 1986) of elementwise ops.
 
-    Same values as `tf.math.cumulative_logsumexp`, which is much slower here and which XLA
-    lowers to a quadratic reduce-window (about 14x slower compiled at n = 256).
+    Same values as `tf.math.cumulative_logsumexp`, which is slower here and which XLA lowers to
+    a quadratic reduce-window (about 14x slower compiled at n = 256). The gradient is a second
+    doubling scan that needs only `x` and the result, not the scan's intermediate steps.
     """
+    x = tf.convert_to_tensor(x)
     axis = axis % x.shape.rank
     n = x.shape[axis]
-    shift = 1
-    while shift < n:
-        pad = [[0, 0]] * x.shape.rank
-        pad[axis] = [shift, 0]
-        size = [-1] * x.shape.rank
-        size[axis] = n - shift
-        earlier = tf.pad(tf.slice(x, [0] * x.shape.rank, size), pad, constant_values=MASKED_LOG_VALUE)
-        x = _log_add_exp(x, earlier)
-        shift *= 2
-    return x
+
+    @tf.custom_gradient
+    def scan(x):
+        y, shift = x, 1
+        while shift < n:
+            earlier = _shifted(y, axis, shift, MASKED_LOG_VALUE)
+            top = tf.maximum(y, earlier)
+            y = top + tf.math.log(tf.exp(y - top) + tf.exp(earlier - top))
+            shift *= 2
+
+        def grad(upstream):
+            # dx[r] = sum_{i >= r} g[i] exp(x[r] - y[i]) = exp(x[r] - y[r]) h[r], with
+            # h[r] = sum_{i >= r} g[i] exp(y[r] - y[i]): every factor is <= 1 (y never decreases).
+            # A loop, not unrolled steps: XLA would fuse the cheap unrolled steps into one kernel
+            # that recomputes each step once per later step (2^log2(n) times).
+            position = tf.reshape(tf.range(n), [n] + [1] * (x.shape.rank - axis - 1))
+
+            def later(t, shift, fill):  # t[r + shift], `fill` past the end
+                return tf.where(position < n - shift, tf.roll(t, -shift, axis), fill)
+
+            def step(shift, h):
+                decay = tf.exp(tf.minimum(y - later(y, shift, -MASKED_LOG_VALUE), 0.0))
+                return shift * 2, h + decay * later(h, shift, 0.0)
+
+            _, h = tf.while_loop(lambda shift, h: shift < n, step, (tf.constant(1), upstream))
+            return tf.exp(tf.minimum(x - y, 0.0)) * h
+
+        return y, grad
+
+    return scan(x)
 
 
 def _normalize_columns_causal(x, allowed):

@@ -18,7 +18,8 @@ import time
 
 import tensorflow as tf
 
-from sinkhorn_t2t.data.input_pipeline import align_packed_rows, batch_dataset, example_length
+from sinkhorn_t2t.data.input_pipeline import align_packed_rows, batch_dataset, example_length, \
+    fixed_bucket_lengths
 from sinkhorn_t2t.data.problem import DatasetSplit, Modality
 from sinkhorn_t2t.models.attention_factory import BLOCK_SORTING_TYPES
 from sinkhorn_t2t.models.transformer import apply_initializer_gain, build_model
@@ -60,7 +61,8 @@ class Trainer:
       hparams: model hparams.
       data_dir, output_dir: data and model directories.
       strategy: a `tf.distribute.Strategy`.
-      fixed_shapes: pad batches to `max_length` with `drop_remainder` (TPU / XLA).
+      fixed_shapes: fixed-shape batches from a few length buckets (`fixed_bucket_lengths`),
+        remainders dropped (TPU / XLA).
       xla_compile: compile each replica's training step with XLA (needs `fixed_shapes`).
       keep_checkpoint_max: checkpoints kept by the manager.
       seed: random seed for data shuffling.
@@ -93,6 +95,7 @@ class Trainer:
         self.keep_checkpoint_max = keep_checkpoint_max
         self.is_chief, self.num_workers, self.task = worker_role(strategy)
         self.iterations_per_loop = iterations_per_loop
+        self.xla_compile = xla_compile
         self._train_step = tf.function(self._replica_train_step, jit_compile=True) if xla_compile \
             else self._replica_train_step
         # TPU-style host loop: one XLA program runs `iterations_per_loop` steps on a stack of that
@@ -170,12 +173,16 @@ class Trainer:
 
     def _stacked_batches(self, context, skip):
         """One input pipeline's per-replica batches (fixed shapes, remainder dropped), stacked
-        `iterations_per_loop` at a time: `[iterations_per_loop, batch, length]` per feature."""
+        `iterations_per_loop` batches of one bucket length at a time: `[iterations_per_loop,
+        batch, length]` per feature (one XLA program per bucket length)."""
         ds = self.problem.dataset(DatasetSplit.TRAIN, self.data_dir, self.hparams, seed=self.seed)
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
         ds = batch_dataset(ds, self.problem, self.hparams, DatasetSplit.TRAIN, fixed_shapes=True, seed=self.seed,
                            drop_long=self.sorts_blocks, align_blocks=self._align_blocks())
-        return ds.batch(self.loop_steps, drop_remainder=True).skip(skip).prefetch(2)
+        steps = self.loop_steps
+        ds = ds.group_by_window(lambda batch: tf.cast(example_length(batch, axis=1), tf.int64),
+                                lambda _, window: window.batch(steps, drop_remainder=True), window_size=steps)
+        return ds.skip(skip).prefetch(2)
 
     @property
     def sorts_blocks(self):
@@ -350,6 +357,11 @@ class Trainer:
             else tf.summary.create_noop_writer()
         self.log(f"strategy {strategy_name(self.strategy)}: {self.num_workers} worker(s), "
                  f"{self.strategy.num_replicas_in_sync} replica(s) in sync; this process is the {self.task}")
+        if self.fixed_shapes:
+            lengths = fixed_bucket_lengths(self.max_length, self.hparams.min_length_bucket)
+            how = f"{self.loop_steps} step(s) per XLA program" if self.stacked else \
+                "XLA-compiled steps" if self.xla_compile else "steps"
+            self.log(f"fixed shapes: {how}, one compilation per bucket length {lengths}")
         try:
             step = self._train_loop(iterator, saver, writer, start, train_steps, save_every, log_every, eval_every,
                                     eval_steps)

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from sinkhorn_t2t import registry
-from sinkhorn_t2t.data.input_pipeline import batch_dataset, bucket_boundaries
+from sinkhorn_t2t.data.input_pipeline import batch_dataset, bucket_boundaries, fixed_bucket_lengths
 from sinkhorn_t2t.problems.algorithmic import AlgorithmicSortProblem
 
 
@@ -85,10 +85,22 @@ def test_token_batches_hold_at_most_batch_size_tokens(sort_data):
 
 
 def test_fixed_shapes_for_tpu(sort_data):
+    """Fixed shapes come from a few bucket lengths (powers of two up to max_length): each example
+    is padded to the shortest one that holds it, each bucket's batches all have one shape with
+    batch_size / length examples, and no batch is ragged (remainders dropped)."""
     problem, data_dir = sort_data
     hp = registry.hparams("transformer_test")
-    hp.override_from_dict(dict(batch_size=64, max_length=16))
+    hp.override_from_dict(dict(batch_size=64, max_length=16, min_length_bucket=4))
+    assert fixed_bucket_lengths(16, 4) == [4, 8, 16] and fixed_bucket_lengths(20, 8) == [8, 16, 20]
     ds = batch_dataset(problem.dataset("train", data_dir, hp), problem, hp, "train", fixed_shapes=True)
-    assert ds.element_spec["inputs"].shape.as_list() == [4, 16]  # 64 tokens / 16 per example, static
-    batch = next(iter(ds))
-    assert batch["targets"].shape == (4, 16)
+    shapes = set()
+    for batch in ds.take(60).as_numpy_iterator():
+        length = batch["inputs"].shape[1]
+        assert batch["targets"].shape[1] == length and batch["inputs"].shape[0] == 64 // length
+        true_lengths = np.maximum((batch["inputs"] > 0).sum(1), (batch["targets"] > 0).sum(1))
+        shorter = {4: 0, 8: 4, 16: 8}[length]  # the next shorter bucket
+        assert shorter < true_lengths.min() and true_lengths.max() <= length  # the shortest bucket that holds it
+        shapes.add(batch["inputs"].shape)
+    assert shapes == {(16, 4), (8, 8), (4, 16)}  # sort examples of 2 to 11 ids fall in all three buckets
+
+

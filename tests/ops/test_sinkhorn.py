@@ -131,6 +131,17 @@ def test_running_logsumexp_is_a_cumulative_logsumexp(rng, n):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-3)
     np.testing.assert_allclose(ops.running_logsumexp(tf.constant(x.transpose(0, 2, 1), tf.float32), axis=-1).numpy(),
                                expected.transpose(0, 2, 1), rtol=1e-6, atol=1e-3)
+    # The gradient against NumPy's float64 d/dx[r] of sum_i w[i] y[i] = sum_{i >= r} w[i] exp(x[r] - y[i]).
+    tx, weights = tf.constant(x, tf.float32), rng.normal(size=x.shape)
+    with tf.GradientTape() as tape:
+        tape.watch(tx)
+        loss = tf.reduce_sum(tf.constant(weights, tf.float32) * ops.running_logsumexp(tx, axis=1))
+    later = np.arange(n)[None, :] >= np.arange(n)[:, None]  # [r, i]: i >= r
+    # [b, r, i, c]; for i >= r, x[r] <= y[i] (the clip only keeps unused i < r terms finite)
+    terms = np.exp(np.minimum(x[:, :, None, :] - expected[:, None, :, :], 0)) * weights[:, None, :, :]
+    grads = [tape.gradient(loss, tx).numpy(), (terms * later[None, :, :, None]).sum(2)]
+    real = x > ops.MASKED_LOG_VALUE / 2  # a column of masked entries is excluded from balancing anyway
+    np.testing.assert_allclose(grads[0][real], grads[1][real], atol=1e-4)
 
 
 def test_running_logsumexp_gradient_matches_the_softmax_of_the_prefix(rng):

@@ -1,0 +1,256 @@
+"""Training throughput: steps/s and tokens/s per attention type, stage by stage, and against T2T.
+
+Usage: python benchmarks/training.py [--types dot_product sinkhorn ...] [--steps 200] [--quick]
+                                     [--t2t_python PATH] [--out benchmarks/training_cpu]
+
+Part 1, per attention type on two problems: the T2T sort problem (`algorithmic_sort_problem`,
+dynamic length buckets and, with `--xla_compile`'s fixed-shape buckets, XLA) and a packed
+character LM (`languagemodel_lm1b_characters_packed`, rows of 1024 bytes, from LM1B-format files
+this script writes: the speed does not depend on the text). For each it measures, in one process:
+  - input: the input pipeline alone (batches/s and real tokens/s);
+  - step: the compiled training step alone, on one batch held in memory;
+  - train: the trainer's own loop (`iterations_per_loop` steps per host call), data included;
+and names the slowest stage (the one with the lowest steps/s; "host loop" when the loop is more
+than 10% slower than both stages).
+
+Part 2 (`--t2t_python`, the interpreter of a Tensor2Tensor 1.15.7 install, e.g. the one
+`shared/tools/real_t2t/setup_real_t2t.sh` builds): T2T's own `t2t-datagen` writes the sort data,
+then T2T's trainer and this project's `t2t-trainer` train `transformer_tiny` on that same data dir
+for `--t2t_steps` steps, one after the other; steady-state steps/s is the median of the progress
+lines after the first (T2T's `global_step/sec`, our `steps/s`).
+
+Prints Markdown tables and writes `<out>.md`, `<out>.json` and a PNG plot `<out>.png`.
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import sinkhorn_t2t  # noqa: E402,F401  (quiet TensorFlow import)
+import tensorflow as tf  # noqa: E402
+
+from sinkhorn_t2t import registry  # noqa: E402
+from sinkhorn_t2t.data.problem import DatasetSplit  # noqa: E402
+from sinkhorn_t2t.models.attention_factory import SELF_ATTENTION_TYPES  # noqa: E402
+from sinkhorn_t2t.training.trainer import Trainer  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SORT, PACKED_LM = "algorithmic_sort_problem", "languagemodel_lm1b_characters_packed"
+WORDS = ("the of and to in a is that for it as was with be by on not he this are or his from at which but have an "
+         "they you were her she there been one all we their has would when if so no will can more about said up "
+         "out them into some could time other than then its two now only first new very also after years most "
+         "people may over such made where between many those being under both world while house still").split()
+
+
+def write_lm1b_release(tmp_dir, lines_per_shard, seed=0):
+    """LM1B's release layout (99 training shards, the first heldout shard, the vocabulary file)
+    holding random sentences over a small word list."""
+    from sinkhorn_t2t.problems import lm1b
+
+    rng = random.Random(seed)
+
+    def shard(path, lines):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            for _ in range(lines):
+                f.write(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))) + " .\n")
+
+    for name in lm1b.TRAIN_FILES:
+        shard(os.path.join(tmp_dir, name), lines_per_shard)
+    shard(os.path.join(tmp_dir, lm1b.DEV_FILE), lines_per_shard * 4)
+    with open(os.path.join(tmp_dir, lm1b.VOCAB_FILE), "w") as f:
+        f.write("\n".join(WORDS + ["."]) + "\n")
+
+
+def hparams_for(problem_name, kind):
+    """transformer_tiny with `kind` attention; 64-token blocks on the LM, 8 on the short sort data."""
+    hp = registry.hparams("transformer_tiny")
+    if problem_name == PACKED_LM:
+        overrides = dict(max_length=1024, batch_size=2048, sinkhorn_block_size=64, sparse_stride=8)
+    else:
+        overrides = dict(max_length=256, sinkhorn_block_size=8, sparse_stride=2)
+    hp.override_from_dict(dict(self_attention_type=kind, **overrides))
+    return hp
+
+
+def real_tokens(batch):
+    return int(tf.reduce_sum(tf.cast(batch["targets"] > 0, tf.int64)))
+
+
+def rate(fn, count):
+    """`count` / seconds of `fn()` (after one untimed warm-up call)."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def measure(problem, data_dir, kind, steps, xla, work_dir):
+    """Steps/s of the input pipeline, the training step and the training loop, and tokens/s."""
+    hp = hparams_for(problem.name, kind)
+    trainer = Trainer(problem, "transformer", hp, data_dir, tempfile.mkdtemp(dir=work_dir), tf.distribute.get_strategy(),
+                      fixed_shapes=xla, xla_compile=xla, iterations_per_loop=steps, seed=1, log=lambda s: None)
+    trainer.loop_steps = steps
+    batches = iter(trainer._dataset(DatasetSplit.TRAIN))
+    tokens = []
+
+    def read():
+        for _ in range(steps):
+            tokens.append(real_tokens(next(batches)))
+
+    input_rate = rate(read, steps)
+    held = next(iter(trainer._dataset(DatasetSplit.TRAIN)))
+    if trainer.stacked:
+        one = iter(tf.data.Dataset.from_tensors(next(iter(trainer._dataset(DatasetSplit.TRAIN)))).repeat())
+        step_rate = rate(lambda: float(trainer._train_stacked(one)), steps)
+        loop_rate = rate(lambda: float(trainer._train_stacked(batches)), steps)
+    else:
+        one = iter(tf.data.Dataset.from_tensors(held).repeat())
+        step_rate = rate(lambda: float(trainer._train_chunk(one, tf.constant(steps))), steps)
+        loop_rate = rate(lambda: float(trainer._train_chunk(batches, tf.constant(steps))), steps)
+    stages = {"input": input_rate, "step": step_rate}
+    slowest = min(stages, key=stages.get)
+    if loop_rate < 0.9 * min(stages.values()):
+        slowest = "host loop"
+    mean_tokens = statistics.mean(tokens)
+    return dict(problem=problem.name, kind=kind, xla=xla, input_steps_per_s=input_rate, step_steps_per_s=step_rate,
+                train_steps_per_s=loop_rate, tokens_per_s=loop_rate * mean_tokens, real_tokens_per_batch=mean_tokens,
+                slowest=slowest)
+
+
+def steady_rates(text, pattern):
+    rates = [float(m) for m in re.findall(pattern, text)]
+    return rates, statistics.median(rates[1:]) if len(rates) > 1 else None
+
+
+def compare_with_t2t(t2t_python, steps, work_dir):
+    """T2T writes the sort data; T2T's trainer and ours train transformer_tiny on it."""
+    data_dir, tmp_dir = os.path.join(work_dir, "t2t_data"), os.path.join(work_dir, "t2t_tmp")
+    usr_dir = os.path.join(os.path.dirname(ROOT), "shared", "tools", "real_t2t", "usr_dir")
+    t2t = [t2t_python, "-m"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1")
+    subprocess.run(t2t + ["tensor2tensor.bin.t2t_datagen", f"--problem={SORT}", f"--data_dir={data_dir}",
+                          f"--tmp_dir={tmp_dir}", f"--t2t_usr_dir={usr_dir}"],
+                   check=True, capture_output=True, env=env)
+    flags = [f"--problem={SORT}", "--model=transformer", "--hparams_set=transformer_tiny", f"--data_dir={data_dir}",
+             f"--train_steps={steps}", "--local_eval_frequency=100000", "--log_step_count_steps=100",
+             "--schedule=train", "--random_seed=1"]
+    results = {}
+    for name, command in (("T2T 1.15.7", t2t + ["tensor2tensor.bin.t2t_trainer", f"--t2t_usr_dir={usr_dir}"]),
+                          ("sinkhorn-t2t", [sys.executable, "-m", "sinkhorn_t2t.bin.t2t_trainer"])):
+        start = time.perf_counter()
+        done = subprocess.run(command + flags + [f"--output_dir={os.path.join(work_dir, 'out_' + name[:3])}"],
+                              capture_output=True, text=True, env=env, cwd=ROOT)
+        wall = time.perf_counter() - start
+        if done.returncode:
+            raise RuntimeError(f"{name} trainer failed:\n{done.stderr[-3000:]}")
+        pattern = r"global_step/sec: ([0-9.]+)" if name.startswith("T2T") else r"([0-9.]+) steps/s"
+        rates, steady = steady_rates(done.stdout + done.stderr, pattern)
+        results[name] = dict(rates=rates, steady_steps_per_s=steady, wall_s=wall)
+        print(f"  {name:14s} steady {steady:.2f} steps/s (progress lines {rates}), wall {wall:.0f} s", flush=True)
+    return results
+
+
+def tables(rows, t2t):
+    lines = ["| problem | attention | shapes | input (batches/s) | step alone (steps/s) | training loop (steps/s) | "
+             "real tokens/s | slowest stage |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['problem']} | {r['kind']} | {'XLA, fixed buckets' if r['xla'] else 'dynamic'} | "
+                     f"{r['input_steps_per_s']:.1f} | {r['step_steps_per_s']:.2f} | {r['train_steps_per_s']:.2f} | "
+                     f"{r['tokens_per_s']:.0f} | {r['slowest']} |")
+    sort_rates = {(r["kind"], r["xla"]): r["train_steps_per_s"] for r in rows if r["problem"] == SORT}
+    lines += ["", "| sort problem | XLA fixed buckets / dynamic shapes (training loop steps/s) |", "|---|---|"]
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        if (kind, True) in sort_rates and (kind, False) in sort_rates:
+            lines.append(f"| {kind} | {sort_rates[kind, True] / sort_rates[kind, False]:.2f}x |")
+    if t2t:
+        ours, theirs = t2t["sinkhorn-t2t"], t2t["T2T 1.15.7"]
+        lines += ["", "| transformer_tiny, T2T's sort data | steady steps/s | wall (s) |", "|---|---|---|"]
+        lines += [f"| {name} | {v['steady_steps_per_s']:.2f} | {v['wall_s']:.0f} |" for name, v in t2t.items()]
+        lines.append(f"| ratio (ours / T2T) | {ours['steady_steps_per_s'] / theirs['steady_steps_per_s']:.2f}x | "
+                     f"{ours['wall_s'] / theirs['wall_s']:.2f}x |")
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [(p, x) for p in (SORT, PACKED_LM) for x in (False, True) if any(
+        r["problem"] == p and r["xla"] == x for r in rows)]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
+    for ax, (problem, xla) in zip(axes[0], groups):
+        sel = [r for r in rows if r["problem"] == problem and r["xla"] == xla]
+        x = range(len(sel))
+        for i, (key, label) in enumerate((("input_steps_per_s", "input alone"), ("step_steps_per_s", "step alone"),
+                                          ("train_steps_per_s", "training loop"))):
+            ax.bar([j + (i - 1) * 0.27 for j in x], [r[key] for r in sel], 0.27, label=label)
+        ax.set_xticks(list(x), [r["kind"] for r in sel], rotation=30, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("steps (batches) per second")
+        ax.set_title(f"{problem}{' (XLA, fixed buckets)' if xla else ''}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--types", nargs="+", default=list(SELF_ATTENTION_TYPES), choices=SELF_ATTENTION_TYPES)
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed stage")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 2 types, 4 steps, small data")
+    parser.add_argument("--t2t_python", help="python of a Tensor2Tensor 1.15.7 install, for the side-by-side run")
+    parser.add_argument("--t2t_steps", type=int, default=600)
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "training_cpu"))
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
+    if args.quick:
+        args.types, args.steps = args.types[:2], 4
+    if args.t2t_python and not os.access(args.t2t_python, os.X_OK):
+        parser.error(f"--t2t_python {args.t2t_python} is not an executable interpreter")
+    registry.load_builtins()
+    work_dir = tempfile.mkdtemp(prefix="training-bench-")
+    where = f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    print(f"Training benchmark on {where}; TF {tf.__version__}; work dir {work_dir}", flush=True)
+    rows = []
+    for name in (SORT, PACKED_LM):
+        problem = registry.problem(name)
+        data_dir, tmp_dir = os.path.join(work_dir, name), os.path.join(work_dir, name + "_tmp")
+        if name == PACKED_LM:
+            write_lm1b_release(tmp_dir, lines_per_shard=3 if args.quick else 20)
+        problem.generate_data(data_dir, tmp_dir)
+        for kind in args.types:
+            for xla in ((False, True) if name == SORT else (False,)):
+                row = measure(problem, data_dir, kind, args.steps, xla, work_dir)
+                rows.append(row)
+                print(f"  {name} {kind:16s} {'XLA' if xla else 'dyn'}  input {row['input_steps_per_s']:8.1f}/s  step "
+                      f"{row['step_steps_per_s']:7.2f}/s  loop {row['train_steps_per_s']:7.2f}/s  "
+                      f"{row['tokens_per_s']:9.0f} tok/s  slowest: {row['slowest']}", flush=True)
+    t2t = compare_with_t2t(args.t2t_python, args.t2t_steps, work_dir) if args.t2t_python else None
+    text = tables(rows, t2t)
+    print("\n" + text)
+    header = (f"transformer_tiny per attention type, {args.steps} steps per stage, {where}, TF {tf.__version__}. "
+              "Sort: T2T's sort problem, block 8; packed LM: rows of 1024 bytes, block 64.\n\n")
+    with open(args.out + ".md", "w") as f:
+        f.write(header + text + "\n")
+    with open(args.out + ".json", "w") as f:
+        json.dump(dict(device=where, steps=args.steps, rows=rows, t2t=t2t), f, indent=1)
+    plot(rows, args.out + ".png")
+    print(f"\nwrote {args.out}.md, {args.out}.json, {args.out}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
