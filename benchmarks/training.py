@@ -86,37 +86,48 @@ def real_tokens(batch):
     return int(tf.reduce_sum(tf.cast(batch["targets"] > 0, tf.int64)))
 
 
-def rate(fn, count):
-    """`count` / seconds of `fn()` (after one untimed warm-up call)."""
-    fn()
+def rate(fn, count, warm_up=1):
+    """`count` / seconds of `fn()`, after `warm_up` untimed calls (which trace and compile)."""
+    for _ in range(warm_up):
+        fn()
     start = time.perf_counter()
     fn()
     return count / (time.perf_counter() - start)
 
 
 def measure(problem, data_dir, kind, steps, xla, work_dir):
-    """Steps/s of the input pipeline, the training step and the training loop, and tokens/s."""
+    """Steps/s of the input pipeline, the training step and the training loop, and tokens/s.
+
+    With `xla` (fixed-shape buckets, the TPU-style loop) one host call runs `steps` steps of one
+    bucket length; the warm-up calls compile every bucket length the data reaches first."""
     hp = hparams_for(problem.name, kind)
     trainer = Trainer(problem, "transformer", hp, data_dir, tempfile.mkdtemp(dir=work_dir), tf.distribute.get_strategy(),
                       fixed_shapes=xla, xla_compile=xla, iterations_per_loop=steps, seed=1, log=lambda s: None)
     trainer.loop_steps = steps
+    per_element = steps if trainer.stacked else 1  # batches in one dataset element
+    elements = steps // per_element
     batches = iter(trainer._dataset(DatasetSplit.TRAIN))
     tokens = []
 
     def read():
-        for _ in range(steps):
-            tokens.append(real_tokens(next(batches)))
+        for _ in range(elements):
+            tokens.append(real_tokens(next(batches)) / per_element)
 
     input_rate = rate(read, steps)
-    held = next(iter(trainer._dataset(DatasetSplit.TRAIN)))
+    held = [next(batches) for _ in range(max(elements, 4))]  # in memory: the step without the pipeline
+    lengths = {tuple(next(iter(b.values())).shape) for b in held}
+    cached = tf.data.Dataset.from_tensors(held[0])
+    for element in held[1:]:
+        cached = cached.concatenate(tf.data.Dataset.from_tensors(element))
+    one = iter(cached.repeat())
     if trainer.stacked:
-        one = iter(tf.data.Dataset.from_tensors(next(iter(trainer._dataset(DatasetSplit.TRAIN)))).repeat())
-        step_rate = rate(lambda: float(trainer._train_stacked(one)), steps)
-        loop_rate = rate(lambda: float(trainer._train_stacked(batches)), steps)
+        train = trainer._train_stacked
+        step_rate = rate(lambda: float(train(one)), steps, warm_up=len(held))
+        loop_rate = rate(lambda: float(train(batches)), steps, warm_up=len(lengths) + 1)
     else:
-        one = iter(tf.data.Dataset.from_tensors(held).repeat())
-        step_rate = rate(lambda: float(trainer._train_chunk(one, tf.constant(steps))), steps)
-        loop_rate = rate(lambda: float(trainer._train_chunk(batches, tf.constant(steps))), steps)
+        chunk = tf.constant(steps)
+        step_rate = rate(lambda: float(trainer._train_chunk(one, chunk)), steps, warm_up=2)
+        loop_rate = rate(lambda: float(trainer._train_chunk(batches, chunk)), steps, warm_up=2)
     stages = {"input": input_rate, "step": step_rate}
     slowest = min(stages, key=stages.get)
     if loop_rate < 0.9 * min(stages.values()):

@@ -16,11 +16,12 @@ def bucket_boundaries(max_length, min_length=8, length_bucket_step=1.1):
 
 
 def fixed_bucket_lengths(max_length, min_length=8):
-    """The padded lengths of fixed-shape batches: powers of two from `min_length` up to
-    `max_length`, and `max_length` itself (one XLA program per length: log2(max / min) + 1)."""
+    """The padded lengths of fixed-shape batches: powers of two and one and a half times powers of
+    two from `min_length` up to `max_length`, and `max_length` itself (one XLA program per
+    length, about 2 log2(max / min) + 1 of them; at most a third of a batch is padding)."""
     lengths, x = [], 1 << max(int(min_length) - 1, 0).bit_length()
     while x < max_length:
-        lengths.append(x)
+        lengths += [x] + ([x * 3 // 2] if x >= 2 and x * 3 // 2 < max_length else [])
         x *= 2
     return lengths + [max_length]
 

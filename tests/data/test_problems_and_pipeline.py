@@ -85,22 +85,23 @@ def test_token_batches_hold_at_most_batch_size_tokens(sort_data):
 
 
 def test_fixed_shapes_for_tpu(sort_data):
-    """Fixed shapes come from a few bucket lengths (powers of two up to max_length): each example
+    """Fixed shapes come from a few bucket lengths (2^k and 1.5 * 2^k up to max_length): each example
     is padded to the shortest one that holds it, each bucket's batches all have one shape with
     batch_size / length examples, and no batch is ragged (remainders dropped)."""
     problem, data_dir = sort_data
     hp = registry.hparams("transformer_test")
     hp.override_from_dict(dict(batch_size=64, max_length=16, min_length_bucket=4))
-    assert fixed_bucket_lengths(16, 4) == [4, 8, 16] and fixed_bucket_lengths(20, 8) == [8, 16, 20]
+    assert fixed_bucket_lengths(16, 4) == [4, 6, 8, 12, 16] and fixed_bucket_lengths(20, 8) == [8, 12, 16, 20]
+    assert fixed_bucket_lengths(256, 8) == [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
     ds = batch_dataset(problem.dataset("train", data_dir, hp), problem, hp, "train", fixed_shapes=True)
     shapes = set()
     for batch in ds.take(60).as_numpy_iterator():
         length = batch["inputs"].shape[1]
         assert batch["targets"].shape[1] == length and batch["inputs"].shape[0] == 64 // length
         true_lengths = np.maximum((batch["inputs"] > 0).sum(1), (batch["targets"] > 0).sum(1))
-        shorter = {4: 0, 8: 4, 16: 8}[length]  # the next shorter bucket
+        shorter = {4: 0, 6: 4, 8: 6, 12: 8, 16: 12}[length]  # the next shorter bucket
         assert shorter < true_lengths.min() and true_lengths.max() <= length  # the shortest bucket that holds it
         shapes.add(batch["inputs"].shape)
-    assert shapes == {(16, 4), (8, 8), (4, 16)}  # sort examples of 2 to 11 ids fall in all three buckets
+    assert shapes == {(16, 4), (10, 6), (8, 8), (5, 12)}  # sort examples of 2 to 11 ids: four buckets
 
 
