@@ -24,7 +24,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sinkhorn_t2t  # noqa: E402,F401  (quiet TensorFlow import)
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from sinkhorn_t2t import registry  # noqa: E402

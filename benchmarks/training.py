@@ -10,8 +10,8 @@ this script writes: the speed does not depend on the text). For each it measures
   - input: the input pipeline alone (batches/s and real tokens/s);
   - step: the compiled training step alone, on one batch held in memory;
   - train: the trainer's own loop (`iterations_per_loop` steps per host call), data included;
-and names the slowest stage (the one with the lowest steps/s; "host loop" when the loop is more
-than 10% slower than both stages).
+and names the slowest stage (the one with the lowest steps/s alone; "+ input sharing its cores"
+when the loop is more than 10% slower than it: the input pipeline's threads take CPU from the step).
 
 Part 2 (`--t2t_python`, the interpreter of a Tensor2Tensor 1.15.7 install, e.g. the one
 `shared/tools/real_t2t/setup_real_t2t.sh` builds): T2T's own `t2t-datagen` writes the sort data,
@@ -128,14 +128,20 @@ def measure(problem, data_dir, kind, steps, xla, work_dir):
         chunk = tf.constant(steps)
         step_rate = rate(lambda: float(trainer._train_chunk(one, chunk)), steps, warm_up=2)
         loop_rate = rate(lambda: float(trainer._train_chunk(batches, chunk)), steps, warm_up=2)
-    stages = {"input": input_rate, "step": step_rate}
-    slowest = min(stages, key=stages.get)
-    if loop_rate < 0.9 * min(stages.values()):
-        slowest = "host loop"
     mean_tokens = statistics.mean(tokens)
-    return dict(problem=problem.name, kind=kind, xla=xla, input_steps_per_s=input_rate, step_steps_per_s=step_rate,
-                train_steps_per_s=loop_rate, tokens_per_s=loop_rate * mean_tokens, real_tokens_per_batch=mean_tokens,
-                slowest=slowest)
+    row = dict(problem=problem.name, kind=kind, xla=xla, input_steps_per_s=input_rate, step_steps_per_s=step_rate,
+               train_steps_per_s=loop_rate, tokens_per_s=loop_rate * mean_tokens, real_tokens_per_batch=mean_tokens)
+    return dict(row, slowest=slowest_stage(row))
+
+
+def slowest_stage(row):
+    """The stage with the lowest steps/s alone; when the loop is more than 10% below it, the input
+    pipeline's threads and the step compete for the same cores (2 here)."""
+    stages = {"input pipeline": row["input_steps_per_s"], "training step": row["step_steps_per_s"]}
+    slowest = min(stages, key=stages.get)
+    if row["train_steps_per_s"] < 0.9 * stages[slowest]:
+        slowest += " (+ input sharing its cores)"
+    return slowest
 
 
 def steady_rates(text, pattern):
@@ -177,7 +183,7 @@ def tables(rows, t2t):
     for r in rows:
         lines.append(f"| {r['problem']} | {r['kind']} | {'XLA, fixed buckets' if r['xla'] else 'dynamic'} | "
                      f"{r['input_steps_per_s']:.1f} | {r['step_steps_per_s']:.2f} | {r['train_steps_per_s']:.2f} | "
-                     f"{r['tokens_per_s']:.0f} | {r['slowest']} |")
+                     f"{r['tokens_per_s']:.0f} | {slowest_stage(r)} |")
     sort_rates = {(r["kind"], r["xla"]): r["train_steps_per_s"] for r in rows if r["problem"] == SORT}
     lines += ["", "| sort problem | XLA fixed buckets / dynamic shapes (training loop steps/s) |", "|---|---|"]
     for kind in dict.fromkeys(r["kind"] for r in rows):
@@ -221,6 +227,8 @@ def main(argv=None):
     parser.add_argument("--types", nargs="+", default=list(SELF_ATTENTION_TYPES), choices=SELF_ATTENTION_TYPES)
     parser.add_argument("--steps", type=int, default=100, help="steps per timed stage")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 types, 4 steps, small data")
+    parser.add_argument("--problems", nargs="+", default=[SORT, PACKED_LM], choices=[SORT, PACKED_LM])
+    parser.add_argument("--rows_from", help="JSON of an earlier (interrupted) run whose rows are kept")
     parser.add_argument("--t2t_python", help="python of a Tensor2Tensor 1.15.7 install, for the side-by-side run")
     parser.add_argument("--t2t_steps", type=int, default=600)
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "training_cpu"))
@@ -235,8 +243,8 @@ def main(argv=None):
     work_dir = tempfile.mkdtemp(prefix="training-bench-")
     where = f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
     print(f"Training benchmark on {where}; TF {tf.__version__}; work dir {work_dir}", flush=True)
-    rows = []
-    for name in (SORT, PACKED_LM):
+    rows = json.load(open(args.rows_from))["rows"] if args.rows_from else []
+    for name in args.problems:
         problem = registry.problem(name)
         data_dir, tmp_dir = os.path.join(work_dir, name), os.path.join(work_dir, name + "_tmp")
         if name == PACKED_LM:
@@ -244,6 +252,8 @@ def main(argv=None):
         problem.generate_data(data_dir, tmp_dir)
         for kind in args.types:
             for xla in ((False, True) if name == SORT else (False,)):
+                if any(r["problem"] == name and r["kind"] == kind and r["xla"] == xla for r in rows):
+                    continue  # measured by the earlier run
                 row = measure(problem, data_dir, kind, args.steps, xla, work_dir)
                 rows.append(row)
                 print(f"  {name} {kind:16s} {'XLA' if xla else 'dyn'}  input {row['input_steps_per_s']:8.1f}/s  step "

@@ -105,7 +105,10 @@ class Trainer:
         self._multi_step = tf.function(self._replica_steps, jit_compile=True)
 
     def _dummy_features(self):
-        length = min(self.max_length, 8)
+        """A batch of one to build the model: 8 ids, or the fewest SortCut can attend over."""
+        sortcut = self.hparams.get("self_attention_type") == "sortcut"
+        length = min(self.max_length, max(8, self.hparams.sinkhorn_block_size * self.hparams.sortcut_budget
+                                          if sortcut else 8))
         features = {"targets": tf.ones([1, 1 if self.target_modality == "class_label" else length], tf.int32)}
         if "inputs" in self.problem_hparams.modality:
             features["inputs"] = tf.ones([1, length], tf.int32)

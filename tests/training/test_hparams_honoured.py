@@ -22,7 +22,7 @@ OTHER_VALUE = {"weight_dtype": "bfloat16", "pack_dataset": True, "layer_preproce
 
 def _hparams(**overrides):
     hp = registry.hparams("transformer_test")
-    hp.override_from_dict(dict(max_length=16, self_attention_type="sinkhorn", **overrides))
+    hp.override_from_dict(dict(dict(max_length=16, self_attention_type="sinkhorn"), **overrides))
     return hp
 
 
@@ -30,6 +30,13 @@ def _trainer(tmp_path, **overrides):
     keras.utils.set_random_seed(5)
     return Trainer(registry.problem("algorithmic_sort_problem"), "transformer", _hparams(**overrides), str(tmp_path),
                    str(tmp_path / "model"), tf.distribute.get_strategy())
+
+
+def test_sortcut_whose_budget_spans_more_than_eight_ids_builds(tmp_path):
+    """The trainer builds the model on a dummy batch, which must hold the budget's blocks (2 x 8)."""
+    trainer = _trainer(tmp_path, self_attention_type="sortcut", sinkhorn_block_size=8, sortcut_budget=2)
+    features = {"inputs": tf.ones([1, 16], tf.int32), "targets": tf.ones([1, 16], tf.int32)}
+    assert trainer.model(features, training=False).shape[:2] == (1, 16)
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))

@@ -94,3 +94,4 @@ def test_bfloat16_trains_like_float32_with_float32_balancing(packed_data, tmp_pa
         losses[dtype] = float(next(line for line in said if line.startswith("step 200/")).split("loss ")[1].split()[0])
     assert np.isfinite(losses["bfloat16"])
     assert abs(losses["bfloat16"] - losses["float32"]) <= 0.05 * losses["float32"], losses
+
