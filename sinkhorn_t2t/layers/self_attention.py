@@ -19,8 +19,9 @@ class SelfAttention(keras.layers.Layer):
     """Multi-head self-attention skeleton in the shape of `keras.layers.MultiHeadAttention`.
 
     `build` creates the `query`, `key`, `value` and `attention_output` projections (`EinsumDense`
-    weights, applied as 2-D matmuls: see `sinkhorn_t2t.ops.linear.flat_matmul`); `call` pads the length to a multiple of `pad_multiple` (the padding is masked), projects to heads,
-    runs `_attend` and cuts the padding off again. Subclasses implement `_attend`.
+    weights, applied as 2-D matmuls: see `sinkhorn_t2t.ops.linear.flat_matmul`); `call` pads the
+    length to a multiple of `pad_multiple` (the padding is masked), projects to heads, runs
+    `_attend` and cuts the padding off again. Subclasses implement `_attend`.
 
     Args:
       num_heads: number of attention heads H.

@@ -125,6 +125,12 @@ def dense_attention(q, k, v, causal=False, key_mask=None, attention_mask=None, d
     return dot_product_attention(q, k, v, allowed, dropout_rate, seed)
 
 
+def _check_stride(block_size, stride):
+    _check_block_size(block_size)
+    if not isinstance(stride, int) or not 0 < stride <= block_size:
+        raise ValueError(f"`stride` must be an int in [1, block_size={block_size}], got {stride!r}.")
+
+
 def sparse_fixed_mask(length, block_size, stride, causal=False, segment_ids=None):
     """Child et al. (2019) "fixed" pattern as a bool `[L, L]` mask.
 
@@ -134,9 +140,7 @@ def sparse_fixed_mask(length, block_size, stride, causal=False, segment_ids=None
     as they would alone, and the mask is `[B, 1, L, L]` (segments themselves are separated by
     `dense_attention`).
     """
-    _check_block_size(block_size)
-    if not isinstance(stride, int) or not 0 < stride <= block_size:
-        raise ValueError(f"`stride` must be an int in [1, block_size={block_size}], got {stride!r}.")
+    _check_stride(block_size, stride)
     pos = tf.range(length) if segment_ids is None else positions_in_run(segment_ids)[:, None]
     same_block = (pos[..., :, None] // block_size) == (pos[..., None, :] // block_size)
     summary = (pos[..., None, :] % block_size) >= block_size - stride
@@ -170,7 +174,7 @@ def sparse_fixed_attention(q, k, v, block_size, stride, causal=False, key_mask=N
         pattern = sparse_fixed_mask(length, block_size, stride, causal, segment_ids=segment_ids)
         return dense_attention(q, k, v, key_mask=key_mask, attention_mask=pattern, segment_ids=segment_ids,
                                dropout_rate=dropout_rate, seed=seed)
-    sparse_fixed_mask(1, block_size, stride)  # argument checks
+    _check_stride(block_size, stride)
     _check_block_size(block_size, q.shape[-2])
     qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
     summary_k, summary_v = (from_blocks(t[..., block_size - stride:, :], -3)[:, :, None] for t in (kb, vb))

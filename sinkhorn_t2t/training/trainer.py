@@ -106,9 +106,10 @@ class Trainer:
 
     def _dummy_features(self):
         """A batch of one to build the model: 8 ids, or the fewest SortCut can attend over."""
-        sortcut = self.hparams.get("self_attention_type") == "sortcut"
-        length = min(self.max_length, max(8, self.hparams.sinkhorn_block_size * self.hparams.sortcut_budget
-                                          if sortcut else 8))
+        length = 8
+        if self.hparams.get("self_attention_type") == "sortcut":
+            length = max(length, self.hparams.sinkhorn_block_size * self.hparams.sortcut_budget)
+        length = min(self.max_length, length)
         features = {"targets": tf.ones([1, 1 if self.target_modality == "class_label" else length], tf.int32)}
         if "inputs" in self.problem_hparams.modality:
             features["inputs"] = tf.ones([1, length], tf.int32)
