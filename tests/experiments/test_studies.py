@@ -1,0 +1,200 @@
+"""The replication studies (experiments/): their measures against closed forms, their problems'
+data, and every study's `--quick` smoke run end to end, resumed and reused."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments import classification, common, sorting, tasks
+from sinkhorn_t2t import registry
+from sinkhorn_t2t.data.problem import DatasetSplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STUDIES = ["sort", "sorting", "char_lm", "ablations", "classification"]
+
+
+def test_sorting_measures_against_closed_forms():
+    n = 6
+    identity, shift = np.eye(n), np.roll(np.eye(n), 1, axis=1)  # the shift moves every block
+    uniform = np.full((n, n), 1.0 / n)
+    assert sorting.row_entropy(identity) == pytest.approx(0.0, abs=1e-12)
+    assert sorting.row_entropy(shift) == pytest.approx(0.0, abs=1e-12)
+    assert sorting.row_entropy(uniform) == pytest.approx(math.log(n))
+    half = np.array([[0.5, 0.5], [0.5, 0.5]])
+    assert sorting.row_entropy(np.stack([half, np.eye(2)])) == pytest.approx([math.log(2), 0.0])
+    assert sorting.permutation_gap(shift) == pytest.approx(0.0)
+    assert sorting.permutation_gap(uniform) == pytest.approx(1 - 1 / n)
+    assert sorting.identity_distance(identity) == pytest.approx(0.0)
+    assert sorting.identity_distance(shift) == pytest.approx(1.0)
+    # uniform: ||U - I||^2 = n * (1 - 1/n)^2 + n (n - 1) / n^2 = n - 1
+    assert sorting.identity_distance(uniform) == pytest.approx(math.sqrt((n - 1) / (2 * n)))
+
+
+def test_sort_examples_are_sorted_and_end_with_eos():
+    features = sorting.sort_examples(np.random.default_rng(0), 9, 4, 32)
+    inputs, targets = features["inputs"].numpy(), features["targets"].numpy()
+    assert inputs.shape == targets.shape == (4, 9)
+    assert (inputs[:, -1] == 1).all() and (targets[:, -1] == 1).all()
+    for row_in, row_out in zip(inputs, targets):
+        assert list(row_out[:-1]) == sorted(row_in[:-1]) and min(row_in[:-1]) >= 2 and max(row_in[:-1]) < 34
+
+
+def test_accuracy_by_length_counts_real_tokens_only():
+    """A stand-in model that predicts the targets, except the first token of every row: exact
+    match 0 and token accuracy 1 - rows / real tokens; the padding is never counted."""
+    seen = []
+
+    def off_by_one(features, training):
+        targets = np.array(features["targets"])
+        seen.append(targets)
+        targets[:, 0] += 1
+        return np.eye(40)[targets]
+
+    perfect = sorting.accuracy_by_length(lambda f, training: np.eye(40)[f["targets"]], 0, [(1, 4), (5, 9)], 32, count=70)
+    assert perfect == {"1-4": dict(token_accuracy=1.0, exact_match=1.0), "5-9": dict(token_accuracy=1.0, exact_match=1.0)}
+    wrong = sorting.accuracy_by_length(off_by_one, 0, [(1, 4), (5, 9)], 32, count=70)
+    short = np.concatenate(seen[:2])  # the first span's 70 rows, in two calls of at most 64
+    assert short.shape == (70, 5) and ((short > 0).sum(1) >= 2).all() and ((short > 0).sum(1) <= 5).all()
+    assert wrong["1-4"] == dict(token_accuracy=pytest.approx(1 - 70 / (short > 0).sum()), exact_match=0.0)
+    assert wrong["5-9"]["exact_match"] == 0.0
+
+
+def test_digit_match_texts_hold_two_far_apart_digits_and_the_right_label():
+    import random
+
+    rng = random.Random(3)
+    labels = []
+    for _ in range(400):
+        length = rng.randint(192, 256)
+        text, label = tasks.digit_match_text(rng, length)
+        digits = [(i, c) for i, c in enumerate(text) if c.isdigit()]
+        assert len(text) == length and len(digits) == 2
+        (i, a), (j, b) = digits
+        assert i < length // 4 and j >= length - length // 4 and j - i > length // 2
+        assert label == int(a == b)
+        assert set(text) - set("0123456789") <= set("abcdefghijklmnopqrstuvwxyz")
+        labels.append(label)
+    assert 0.4 < np.mean(labels) < 0.6
+
+
+def test_corpus_split_holds_out_every_tenth_file_and_reads_whole_files(tmp_path):
+    directory = tmp_path / tasks.CORPUS_DIR
+    directory.mkdir()
+    for i in range(23):
+        (directory / f"{i:03d}_topic{i}.txt").write_text(f"Topic {i} says hello.\n\nSecond paragraph {i}.\n")
+    train = tasks.corpus_files(str(tmp_path), DatasetSplit.TRAIN)
+    held_out = tasks.corpus_files(str(tmp_path), DatasetSplit.EVAL)
+    names = lambda files: [os.path.basename(f) for f in files]  # noqa: E731
+    assert names(held_out) == ["000_topic0.txt", "010_topic10.txt", "020_topic20.txt"]
+    assert len(train) == 20 and not set(train) & set(held_out)
+    problem = tasks.ExperimentPydocCharactersPacked()
+    samples = list(problem.generate_samples(None, str(tmp_path), DatasetSplit.EVAL))
+    assert [s["targets"] for s in samples] == [f"Topic {i} says hello.\n\nSecond paragraph {i}.\n" for i in (0, 10, 20)]
+
+
+def test_missing_corpus_is_one_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="experiments/char_lm.py"):
+        tasks.corpus_files(str(tmp_path), DatasetSplit.TRAIN)
+
+
+def test_pydoc_corpus_is_written_from_the_python_install(tmp_path):
+    import pydoc_data.topics
+
+    directory = tasks.write_pydoc_corpus(str(tmp_path))
+    files = sorted(os.listdir(directory))
+    assert len(files) == len(pydoc_data.topics.topics)
+    first = sorted(pydoc_data.topics.topics)[0]
+    assert open(os.path.join(directory, files[0]), encoding="utf-8").read() == pydoc_data.topics.topics[first]
+
+
+def test_schedule_peaks_at_the_same_rate_for_every_width():
+    for width in (32, 128):
+        hp = common.configure(common.hparams_with("transformer_tiny", hidden_size=width), steps=500)
+        warmup = hp.learning_rate_warmup_steps
+        assert warmup == 100
+        peak = hp.learning_rate_constant / math.sqrt(warmup) / math.sqrt(width)  # T2T's schedule at its peak
+        assert peak == pytest.approx(common.PEAK_LEARNING_RATE)
+
+
+def test_run_directory_changes_with_model_seed_and_steps():
+    problem = registry.problem("experiment_sort64")
+    hp = common.hparams_with("transformer_tiny")
+    base = common.run_dir("/w", problem, "m", hp, 1, 10)
+    assert base != common.run_dir("/w", problem, "m", hp, 2, 10)
+    assert base != common.run_dir("/w", problem, "m", hp, 1, 20)
+    assert base != common.run_dir("/w", problem, "m", common.hparams_with("transformer_tiny", sinkhorn_iters=2), 1, 10)
+    assert base == common.run_dir("/w", problem, "m", common.hparams_with("transformer_tiny"), 1, 10)
+
+
+def test_table_cells_show_mean_and_half_range_over_seeds():
+    results = [dict(run="a", seed=1, accuracy=0.5, steps_per_s=2.0, peak_mb=10.0, params=5),
+               dict(run="a", seed=2, accuracy=0.7, steps_per_s=4.0, peak_mb=12.0, params=5),
+               dict(run="b", seed=1, accuracy=0.9, steps_per_s=1.0, peak_mb=20.0, params=5)]
+    rows = common.summarize(results, ["accuracy"])
+    assert rows[0]["accuracy"] == pytest.approx(0.6) and rows[0]["accuracy_spread"] == pytest.approx(0.2)
+    table = common.markdown_table(rows, [("acc", "accuracy", 1, 100)], {"a": "1.0"})
+    assert "| a | 60.0 ± 10.0 | 3.00 ± 1.00 | 11 ± 1 | 1.0 |" in table
+    assert "| b | 90.0 | 1.00 | 20 | - |" in table
+
+
+def run_study(name, work_dir, *flags):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "experiments", f"{name}.py"), "--quick",
+                           f"--work_dir={work_dir}", *flags], capture_output=True, text=True, timeout=600)
+
+
+def test_quick_runs_of_every_study_write_results_and_resume(tmp_path):
+    """Every study's `--quick` run (one work dir: study 5 reuses study 1's Sinkhorn run and the
+    ablations reuse study 2's): results JSON with every model, Markdown table, PNG; progress
+    lines; a rerun reads the finished runs; a run whose result is lost resumes from its
+    checkpoint at the last step and evaluates to the same metrics."""
+    work = str(tmp_path)
+    outputs = {}
+    for name in STUDIES:
+        done = run_study(name, work)
+        assert done.returncode == 0, f"{name}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        assert f"[{name}]" in done.stdout and "steps/s" in done.stdout and "ETA" in done.stdout
+        with open(os.path.join(work, f"{name}.json")) as f:
+            outputs[name] = json.load(f)
+        assert os.path.getsize(os.path.join(work, f"{name}.png")) > 10_000
+        assert "10 steps per run, seeds [1] (--quick)" in open(os.path.join(work, f"{name}.md")).read()
+    runs = lambda study: {r["run"] for r in outputs[study]["runs"]}  # noqa: E731
+    assert runs("sort") == {"transformer", "local_16", "sparse_16", "sinkhorn_8", "sinkhorn_16", "sinkhorn_mixture_16"}
+    assert runs("char_lm") == {"transformer", "local", "sparse_fixed", "sinkhorn", "sinkhorn_mixture"}
+    assert runs("classification") == {"transformer", "local_16", "sinkhorn_16", "sortcut_2x16"}
+    assert len(runs("ablations")) == 14  # 17 table rows, 3 of them the defaults
+    for study in ("sort", "char_lm", "ablations", "classification"):
+        for r in outputs[study]["runs"]:
+            assert r["steps"] == 10 and r["steps_per_s"] > 0 and r["peak_mb"] > 0 and math.isfinite(r["loss"])
+    for r in outputs["char_lm"]["runs"]:
+        assert r["bits_per_char"] == pytest.approx(-r["neg_log_perplexity"] / math.log(2))
+    # Study 5: training reached the first blocks' SortNet columns; the columns of blocks no batch
+    # reached are exactly their initial values.
+    analysis = outputs["sorting"]["runs"][0]
+    for deltas in analysis["columns"].values():
+        assert deltas[0] > 0 and deltas[-1] == 0
+    assert set(analysis["by_length"]) == {"1-64", "65-128"}
+    # A rerun reads every finished run; a run whose result.json is lost resumes at its last step.
+    hp = common.configure(classification.classification_hparams("sinkhorn"), 10, quick=True)
+    lost = common.run_dir(work, registry.problem("experiment_digit_match_characters"), "sinkhorn_16", hp, 1, 10)
+    assert os.path.isdir(lost)
+    os.remove(os.path.join(lost, "result.json"))
+    again = run_study("classification", work)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("done before") == 3
+    assert "resumed from" in again.stdout and "nothing to train" in again.stdout
+    rerun = {r["run"]: r for r in json.load(open(os.path.join(work, "classification.json")))["runs"]}
+    first = {r["run"]: r for r in outputs["classification"]["runs"]}
+    assert rerun["sinkhorn_16"]["accuracy"] == first["sinkhorn_16"]["accuracy"]
+    assert rerun["sinkhorn_16"]["steps_per_s"] == first["sinkhorn_16"]["steps_per_s"]  # the rates were kept
+    assert rerun["sinkhorn_16"]["loss"] == pytest.approx(first["sinkhorn_16"]["loss"], rel=1e-6)
+    shutil.rmtree(os.path.join(work, "runs"))
+
+
+def test_bad_flags_are_one_clear_line(tmp_path):
+    done = run_study("sort", str(tmp_path), "--steps=0")
+    assert done.returncode == 2 and "--steps must be positive" in done.stderr and "Traceback" not in done.stderr
