@@ -137,8 +137,8 @@ def zero_untrained_columns(model, reached):
 
 
 def measure(model, num_symbols, train_blocks, rng):
-    """Sorting-matrix statistics per length, layer and head, and the mass rows put on columns no
-    training batch reached."""
+    """Sorting-matrix statistics per length, layer and head, and the mean row entropy of the
+    blocks training reached and of those beyond."""
     stats = {}
     for length in (64, 128):
         _, matrices = sorting_matrices(model, sort_examples(rng, length, SAMPLES, num_symbols))
@@ -147,7 +147,7 @@ def measure(model, num_symbols, train_blocks, rng):
                 row_entropy=row_entropy(m).mean(0).tolist(), uniform_entropy=math.log(m.shape[-1]),
                 permutation_gap=permutation_gap(m).mean(0).tolist(),
                 identity_distance=identity_distance(m).mean(0).tolist(),
-                mass_on_untrained_columns=float(m[..., train_blocks:].sum(-1).mean()),
+                reached_rows_entropy=float(row_entropy(m[..., :train_blocks, :]).mean()),
                 new_rows_entropy=float(row_entropy(m[..., train_blocks:, :]).mean()) if m.shape[-1] > train_blocks
                 else None)
     return stats
@@ -155,13 +155,15 @@ def measure(model, num_symbols, train_blocks, rng):
 
 def table(result, train_blocks):
     lines = ["| input length | layer | row entropy per head (nats; uniform = ln NB) | 1 - mean row max per head | "
-             "distance from identity per head | row mass on never-trained columns |", "|---|---|---|---|---|---|"]
+             f"distance from identity per head | row entropy: blocks < {train_blocks} / beyond |",
+             "|---|---|---|---|---|---|"]
     fmt = lambda values: " ".join(f"{v:.2f}" for v in values)  # noqa: E731
     for key, s in result["matrices"].items():
         length, layer = key.split("/")
         lines.append(f"| {length} | {layer} | {fmt(s['row_entropy'])} (ln NB = {s['uniform_entropy']:.2f}) | "
                      f"{fmt(s['permutation_gap'])} | {fmt(s['identity_distance'])} | "
-                     f"{s['mass_on_untrained_columns']:.3f} |")
+                     f"{s['reached_rows_entropy']:.2f} / "
+                     f"{'-' if s['new_rows_entropy'] is None else format(s['new_rows_entropy'], '.2f')} |")
     lines += ["", f"SortNet output columns changed by training (of {len(next(iter(result['columns'].values())))}; "
               f"training batches reached {train_blocks} blocks):", "",
               "| layer | columns whose weights moved | columns exactly at their initial values |", "|---|---|---|"]

@@ -7,7 +7,7 @@
   `pydoc_data/topics.py` (~465k characters of prose with some code), written as one text file
   per topic; every tenth topic is held out. Packed rows of 512 characters (study 2, 3).
 - `experiment_digit_match_characters`: a synthetic long-range character classification task
-  (study 4): two digits far apart in random letters; the label says whether they are equal.
+  (study 4): two binary digits far apart in random letters; is the pair equal?
 """
 import glob
 import math
@@ -87,26 +87,29 @@ class ExperimentPydocCharactersPacked(Text2SelfProblem):
         return {"bits_per_char": -results["neg_log_perplexity"] / math.log(2)}
 
 
-def digit_match_text(rng, length):
-    """(text, label): `length` random lowercase letters with one digit in the first quarter and
-    one in the last quarter; label 1 when the digits are equal (probability 1/2)."""
+def digit_match_text(rng, length, edge=16):
+    """(text, label): `length` random lowercase letters holding two binary digits, one in the
+    first `edge` characters and one in the last `edge`; label 1 when they are equal (probability
+    1/2)."""
     letters = [rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(length)]
-    first = rng.randrange(10)
+    first = rng.randrange(2)
     label = int(rng.random() < 0.5)
-    second = first if label else rng.choice([d for d in range(10) if d != first])
-    letters[rng.randrange(length // 4)] = str(first)
-    letters[length - 1 - rng.randrange(length // 4)] = str(second)
+    second = first if label else 1 - first
+    letters[rng.randrange(edge)] = str(first)
+    letters[length - 1 - rng.randrange(edge)] = str(second)
     return "".join(letters), label
 
 
 @register_problem
 class ExperimentDigitMatchCharacters(Text2ClassProblem):
-    """Are the two digits in this text equal? Texts of 192-256 characters; the digits are at
-    least half the text apart, so no local window holds both: the answer needs global attention
-    (a mean over tokens followed by a linear classifier cannot compare two tokens)."""
+    """Are the two digits (0 or 1) in this text equal? Texts of 64-96 characters, one digit in the
+    first 16 and one in the last 16: in 16-character blocks, block 0 and a block >= 3, farther
+    apart than two layers of local attention (own + previous block) reach, so the answer needs
+    global attention (a mean over tokens followed by a linear classifier cannot compare two
+    tokens)."""
 
     vocab_type = VocabType.CHARACTER
-    min_chars, max_chars = 192, 256
+    min_chars, max_chars = 64, 96
     train_size, dev_size = 20000, 1000
 
     @property
