@@ -124,7 +124,8 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
                        quick=False):
     """Trains (or resumes) one run of `configure(hparams, steps, quick)`, evaluates it on the whole
     dev split, and returns its result dict: the metrics, `steps_per_s` (steady training rate),
-    `peak_mb` (peak TensorFlow memory in training), `params`, `wall_s`. A finished run's saved
+    `peak_mb` (peak TensorFlow memory in training above what was live before it: the activations,
+    gradients and input pipeline of a step), `params`, `wall_s`. A finished run's saved
     result is returned as it is."""
     configure(hparams, steps, quick)
     out = run_dir(work_dir, problem, run_name, hparams, seed, steps)
@@ -147,12 +148,14 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
         progress.log(f"{run_name} seed {seed}: {line}")
 
     began = time.time()
+    keras.backend.clear_session(free_memory=True)  # earlier runs' models and graphs
     keras.utils.set_random_seed(seed)
     trainer = Trainer(problem, model, hparams, data_dir, out, tf.distribute.get_strategy(), seed=seed, log=log,
                       train_steps=steps, iterations_per_loop=log_every, keep_checkpoint_max=2)
     tf.config.experimental.reset_memory_stats("CPU:0")
+    live = tf.config.experimental.get_memory_info("CPU:0")["current"]  # the model, optimizer, anything older
     trainer.train(steps, save_every=log_every, log_every=log_every)
-    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - live
     metrics = trainer.evaluate(eval_steps=0)
     rates = []
     if os.path.exists(rates_file):

@@ -202,7 +202,8 @@ def main():
     seed = args.seeds[0]
     hp = common.configure(sort.sort_hparams(kind, block, extra), args.steps, args.quick)
     progress = common.Progress(STUDY, 1)
-    common.train_and_evaluate(problem, data_dir, RUN, hp.copy(), seed, args.steps, args.work_dir, progress, quick=args.quick)
+    trained = common.train_and_evaluate(problem, data_dir, RUN, hp.copy(), seed, args.steps, args.work_dir, progress,
+                                        quick=args.quick)
     keras.utils.set_random_seed(seed)
     out = common.run_dir(args.work_dir, problem, RUN, hp, seed, args.steps)
     trainer = Trainer(problem, "transformer", hp, data_dir, out, tf.distribute.get_strategy(), seed=seed,
@@ -213,7 +214,8 @@ def main():
     train_blocks = math.ceil((problem.train_length + 1) / block)  # the longest training input, in blocks
     columns = column_changes(model, initial_model(problem, data_dir, hp, seed, args.work_dir))
     reached = max(i + 1 for deltas in columns.values() for i, d in enumerate(deltas) if d > 0)
-    result = dict(run=RUN, seed=seed, steps=args.steps, block_size=block, train_blocks=reached, columns=columns,
+    result = dict(run=RUN, seed=seed, steps=args.steps, wall_s=trained["wall_s"], block_size=block, train_blocks=reached,
+                  columns=columns,
                   matrices=measure(model, num_symbols, reached, rng),
                   longest_training_input_blocks=train_blocks)
     examples = {}
