@@ -9,7 +9,8 @@ when it has: same hparams, seed, steps and work dir) and, in evaluation mode (no
   - measures, per layer and head, how far each matrix is from a permutation (mean row entropy in
     nats: 0 for a permutation, ln NB for uniform rows; and 1 - the mean largest row entry) and
     from the identity (||P - I||_F / sqrt(2 NB): 0 for the identity, 1 for a permutation that
-    moves every block), averaged over 32 random inputs per length;
+    moves every block), and how much of each row is the block just before (1 for what local
+    attention's previous block gives), averaged over 32 random inputs per length;
   - compares every SortNet output column with its value at initialisation (a model built with
     the same seed): the columns of block positions no training batch reached never receive a
     gradient and keep their initial random values, and at 2x the training length rows of the
@@ -56,6 +57,12 @@ def identity_distance(matrix):
     diagonal (a permutation that moves every block)."""
     n = matrix.shape[-1]
     return np.sqrt(((matrix - np.eye(n)) ** 2).sum((-2, -1)) / (2 * n))
+
+
+def previous_block_mass(matrix):
+    """Mean over rows i >= 1 of P[i, i-1], the weight of the block just before: 1 when every
+    block receives its predecessor (what local attention's previous block gives)."""
+    return np.diagonal(matrix, offset=-1, axis1=-2, axis2=-1).mean(-1)
 
 
 def sort_examples(rng, length, count, num_symbols):
@@ -147,6 +154,7 @@ def measure(model, num_symbols, train_blocks, rng):
                 row_entropy=row_entropy(m).mean(0).tolist(), uniform_entropy=math.log(m.shape[-1]),
                 permutation_gap=permutation_gap(m).mean(0).tolist(),
                 identity_distance=identity_distance(m).mean(0).tolist(),
+                previous_block_mass=previous_block_mass(m).mean(0).tolist(),
                 reached_rows_entropy=float(row_entropy(m[..., :train_blocks, :]).mean()),
                 new_rows_entropy=float(row_entropy(m[..., train_blocks:, :]).mean()) if m.shape[-1] > train_blocks
                 else None)
@@ -155,13 +163,13 @@ def measure(model, num_symbols, train_blocks, rng):
 
 def table(result, train_blocks):
     lines = ["| input length | layer | row entropy per head (nats; uniform = ln NB) | 1 - mean row max per head | "
-             f"distance from identity per head | row entropy: blocks < {train_blocks} / beyond |",
-             "|---|---|---|---|---|---|"]
+             f"distance from identity per head | mass on the previous block per head | row entropy: blocks < "
+             f"{train_blocks} / beyond |", "|---|---|---|---|---|---|---|"]
     fmt = lambda values: " ".join(f"{v:.2f}" for v in values)  # noqa: E731
     for key, s in result["matrices"].items():
         length, layer = key.split("/")
         lines.append(f"| {length} | {layer} | {fmt(s['row_entropy'])} (ln NB = {s['uniform_entropy']:.2f}) | "
-                     f"{fmt(s['permutation_gap'])} | {fmt(s['identity_distance'])} | "
+                     f"{fmt(s['permutation_gap'])} | {fmt(s['identity_distance'])} | {fmt(s['previous_block_mass'])} | "
                      f"{s['reached_rows_entropy']:.2f} / "
                      f"{'-' if s['new_rows_entropy'] is None else format(s['new_rows_entropy'], '.2f')} |")
     lines += ["", f"SortNet output columns changed by training (of {len(next(iter(result['columns'].values())))}; "

@@ -28,6 +28,10 @@ def test_sorting_measures_against_closed_forms():
     assert sorting.row_entropy(np.stack([half, np.eye(2)])) == pytest.approx([math.log(2), 0.0])
     assert sorting.permutation_gap(shift) == pytest.approx(0.0)
     assert sorting.permutation_gap(uniform) == pytest.approx(1 - 1 / n)
+    below = np.eye(n, k=-1)  # every block receives the one before it (row 0: nothing, as causal)
+    assert sorting.previous_block_mass(below) == pytest.approx(1.0)
+    assert sorting.previous_block_mass(identity) == pytest.approx(0.0)
+    assert sorting.previous_block_mass(uniform) == pytest.approx(1 / n)
     assert sorting.identity_distance(identity) == pytest.approx(0.0)
     assert sorting.identity_distance(shift) == pytest.approx(1.0)
     # uniform: ||U - I||^2 = n * (1 - 1/n)^2 + n (n - 1) / n^2 = n - 1
