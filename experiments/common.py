@@ -42,9 +42,8 @@ def parse_args(description, steps, seeds, quick_steps=10):
                         "(default experiments/results/<study>, or <work_dir>/<study> with --quick)")
     parser.add_argument("--quick", action="store_true", help="a 2-minute smoke run: few steps, one seed, small data")
     args = parser.parse_args()
-    for flag in ("steps",):
-        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
-            parser.error(f"--{flag} must be positive, got {getattr(args, flag)}")
+    if args.steps is not None and args.steps <= 0:
+        parser.error(f"--steps must be positive, got {args.steps}")
     args.steps = args.steps or (quick_steps if args.quick else steps)
     args.seeds = args.seeds or (seeds[:1] if args.quick else seeds)
     return args
@@ -70,7 +69,7 @@ class Progress:
         self.trained += trained
         elapsed = time.time() - self.began
         left = self.total - self.done
-        per_run = elapsed / max(self.trained, 1) if self.trained else 0.0
+        per_run = elapsed / self.trained if self.trained else 0.0
         self.log(f"{self.done}/{self.total} runs done ({name}: {seconds:.0f} s); elapsed {elapsed / 60:.1f} min, "
                  f"ETA {left * per_run / 60:.1f} min")
 

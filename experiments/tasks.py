@@ -10,7 +10,6 @@
   (study 4): two binary digits far apart in random letters; is the pair equal?
 """
 import glob
-import math
 import os
 import random
 import zlib
@@ -18,6 +17,7 @@ import zlib
 from sinkhorn_t2t.data.problem import DatasetSplit
 from sinkhorn_t2t.data.text_problems import Text2ClassProblem, Text2SelfProblem, VocabType
 from sinkhorn_t2t.problems.algorithmic import AlgorithmicSortProblem
+from sinkhorn_t2t.problems.lm1b import LanguagemodelLm1bCharacters
 from sinkhorn_t2t.registry import register_problem
 
 CORPUS_DIR = "pydoc_topics"  # under --tmp_dir: <index>_<topic>.txt
@@ -83,8 +83,7 @@ class ExperimentPydocCharactersPacked(Text2SelfProblem):
             with open(path, encoding="utf-8") as f:
                 yield {"targets": f.read()}
 
-    def derived_metrics(self, results):
-        return {"bits_per_char": -results["neg_log_perplexity"] / math.log(2)}
+    derived_metrics = LanguagemodelLm1bCharacters.derived_metrics  # bits per character
 
 
 def digit_match_text(rng, length, edge=16):
