@@ -124,7 +124,8 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
     """Trains (or resumes) one run of `configure(hparams, steps, quick)`, evaluates it on the whole
     dev split, and returns its result dict: the metrics, `steps_per_s` (steady training rate),
     `peak_mb` (peak TensorFlow memory in training above what was live before it: the activations,
-    gradients and input pipeline of a step), `params`, `wall_s`. A finished run's saved
+    gradients and input pipeline of a step; the largest over a resumed run's processes), `params`,
+    `wall_s` (of this process). A finished run's saved
     result is returned as it is."""
     configure(hparams, steps, quick)
     out = run_dir(work_dir, problem, run_name, hparams, seed, steps)
@@ -138,6 +139,7 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
     os.makedirs(out, exist_ok=True)
     log_every = max(steps // 10, 1)
     rates_file = os.path.join(out, "steps_per_s.txt")  # every progress line's rate, kept across resumes
+    peaks_file = os.path.join(out, "peak_mb.txt")
 
     def log(line):
         found = re.search(r"([0-9.]+) steps/s", line)
@@ -153,15 +155,14 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
                       train_steps=steps, iterations_per_loop=log_every, keep_checkpoint_max=2)
     tf.config.experimental.reset_memory_stats("CPU:0")
     live = tf.config.experimental.get_memory_info("CPU:0")["current"]  # the model, optimizer, anything older
-    trainer.train(steps, save_every=log_every, log_every=log_every)
-    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - live
+    start = trainer.latest_step()
+    if trainer.train(steps, save_every=log_every, log_every=log_every) > start:
+        with open(peaks_file, "a") as f:  # this process's training peak, kept across resumes
+            f.write(f"{(tf.config.experimental.get_memory_info('CPU:0')['peak'] - live) / 2**20}\n")
     metrics = trainer.evaluate(eval_steps=0)
-    rates = []
-    if os.path.exists(rates_file):
-        with open(rates_file) as f:
-            rates = [float(line) for line in f if line.strip()]
+    rates, peaks = _numbers(rates_file), _numbers(peaks_file)
     result = dict(run=run_name, seed=seed, steps=steps, **{k: float(v) for k, v in metrics.items()},
-                  steps_per_s=steady_rate(rates), peak_mb=peak / 2**20,
+                  steps_per_s=steady_rate(rates), peak_mb=max(peaks) if peaks else None,
                   params=int(sum(math.prod(w.shape) for w in trainer.model.trainable_weights)),
                   wall_s=time.time() - began)
     with open(done + ".tmp", "w") as f:
@@ -169,6 +170,14 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
     os.replace(done + ".tmp", done)
     progress.finished(run_name, result["wall_s"], 1)
     return result
+
+
+def _numbers(path):
+    """The numbers in `path`, one per line ([] when it does not exist)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [float(line) for line in f if line.strip()]
 
 
 def hparams_with(base, **overrides):

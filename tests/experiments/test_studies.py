@@ -1,20 +1,16 @@
 """The replication studies (experiments/): their measures against closed forms, their problems'
-data, and every study's `--quick` smoke run end to end, resumed and reused."""
-import json
+data and their flags (the `--quick` runs: test_quick_*.py)."""
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from experiments import classification, common, sorting, tasks
+from experiments import common, sorting, tasks
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.data.problem import DatasetSplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STUDIES = ["sort", "sorting", "char_lm", "ablations", "classification"]
+from tests.experiments.studies import run_study
 
 
 def test_sorting_measures_against_closed_forms():
@@ -144,62 +140,6 @@ def test_table_cells_show_mean_and_half_range_over_seeds():
     table = common.markdown_table(rows, [("acc", "accuracy", 1, 100)], {"a": "1.0"})
     assert "| a | 60.0 ± 10.0 | 3.00 ± 1.00 | 11 ± 1 | 1.0 |" in table
     assert "| b | 90.0 | 1.00 | 20 | - |" in table
-
-
-def run_study(name, work_dir, *flags):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "experiments", f"{name}.py"), "--quick",
-                           f"--work_dir={work_dir}", *flags], capture_output=True, text=True, timeout=600)
-
-
-def test_quick_runs_of_every_study_write_results_and_resume(tmp_path):
-    """Every study's `--quick` run (one work dir: study 5 reuses study 1's Sinkhorn run and the
-    ablations reuse study 2's): results JSON with every model, Markdown table, PNG; progress
-    lines; a rerun reads the finished runs; a run whose result is lost resumes from its
-    checkpoint at the last step and evaluates to the same metrics."""
-    work = str(tmp_path)
-    outputs, printed = {}, {}
-    for name in STUDIES:
-        done = printed[name] = run_study(name, work)
-        assert done.returncode == 0, f"{name}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        if name == "sorting":  # study 1's Sinkhorn run, read back
-            assert "[sorting] sinkhorn_8 seed 1: done before" in done.stdout
-        else:  # progress lines
-            assert f"[{name}]" in done.stdout and "steps/s" in done.stdout and "ETA" in done.stdout
-        with open(os.path.join(work, f"{name}.json")) as f:
-            outputs[name] = json.load(f)
-        assert os.path.getsize(os.path.join(work, f"{name}.png")) > 10_000
-        assert "10 steps per run, seeds [1] (--quick)" in open(os.path.join(work, f"{name}.md")).read()
-    runs = lambda study: {r["run"] for r in outputs[study]["runs"]}  # noqa: E731
-    assert runs("sort") == {"transformer", "local_16", "sparse_16", "sinkhorn_8", "sinkhorn_16", "sinkhorn_mixture_16"}
-    assert runs("char_lm") == {"transformer", "local", "sparse_fixed", "sinkhorn", "sinkhorn_mixture"}
-    assert runs("classification") == {"transformer", "local_16", "sinkhorn_16", "sortcut_2x16"}
-    assert len(runs("ablations")) == 14  # 17 table rows, 3 of them the defaults
-    assert "[ablations] sinkhorn seed 1: done before" in printed["ablations"].stdout  # study 2's run
-    for study in ("sort", "char_lm", "ablations", "classification"):
-        for r in outputs[study]["runs"]:
-            assert r["steps"] == 10 and r["steps_per_s"] > 0 and r["peak_mb"] > 0 and math.isfinite(r["loss"])
-    for r in outputs["char_lm"]["runs"]:
-        assert r["bits_per_char"] == pytest.approx(-r["neg_log_perplexity"] / math.log(2))
-    # Study 5: training reached the first blocks' SortNet columns; the columns of blocks no batch
-    # reached are exactly their initial values.
-    analysis = outputs["sorting"]["runs"][0]
-    for deltas in analysis["columns"].values():
-        assert deltas[0] > 0 and deltas[-1] == 0
-    assert set(analysis["by_length"]) == {"1-64", "65-128"}
-    # A rerun reads every finished run; a run whose result.json is lost resumes at its last step.
-    hp = common.configure(classification.classification_hparams("sinkhorn"), 10, quick=True)
-    lost = common.run_dir(work, registry.problem("experiment_digit_match_characters"), "sinkhorn_16", hp, 1, 10)
-    assert os.path.isdir(lost)
-    os.remove(os.path.join(lost, "result.json"))
-    again = run_study("classification", work)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("done before") == 3
-    assert "resumed from" in again.stdout and "nothing to train" in again.stdout
-    rerun = {r["run"]: r for r in json.load(open(os.path.join(work, "classification.json")))["runs"]}
-    first = {r["run"]: r for r in outputs["classification"]["runs"]}
-    assert rerun["sinkhorn_16"]["accuracy"] == first["sinkhorn_16"]["accuracy"]
-    assert rerun["sinkhorn_16"]["steps_per_s"] == first["sinkhorn_16"]["steps_per_s"]  # the rates were kept
-    assert rerun["sinkhorn_16"]["loss"] == pytest.approx(first["sinkhorn_16"]["loss"], rel=1e-6)
 
 
 def test_bad_flags_are_one_clear_line(tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sinkhorn_t2t import registry
+from sinkhorn_t2t.data.sources import MissingDataError
 from tests.bin.tools import metrics_from, run_tool
 from tests.problems import source_files as src
 
@@ -67,11 +68,21 @@ def test_datagen_train_evaluate_and_decode(tmp_path, name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_missing_data_says_what_to_provide(tmp_path, name):
+    os.makedirs(tmp_path / "empty")
+    with pytest.raises(MissingDataError) as raised:
+        registry.problem(name).generate_data(str(tmp_path / "data"), str(tmp_path / "empty"))
+    assert "TFDS dataset" in str(raised.value) and f"--tmp_dir {tmp_path / 'empty'}" in str(raised.value)
+    assert not os.path.exists(tmp_path / "data") or not os.listdir(tmp_path / "data")  # nothing half-written
+
+
+def test_missing_data_is_one_line_from_datagen(tmp_path):
+    name = "languagemodel_lm1b_characters"
     result = run_tool("t2t-datagen", f"--problem={name}", f"--data_dir={tmp_path / 'data'}",
                       f"--tmp_dir={tmp_path / 'empty'}")
-    assert result.returncode == 2
-    line = result.stderr.strip().splitlines()[-1]
-    assert "TFDS dataset" in line and "--tmp_dir" in line and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()
+    assert len(line) == 1 and line[0].startswith(f"t2t-datagen: error: --problem={name}: {name} has no data")
+    assert "TFDS dataset" in line[0] and "--tmp_dir" in line[0]
 
 
 def _records(problem, data_dir, split="train"):

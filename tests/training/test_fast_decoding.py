@@ -1,6 +1,6 @@
 """The in-graph searches: decoding through the layers' caches picks exactly the tokens of the
-decoder that re-runs the whole buffer at every step (greedy and beam, LM and seq2seq, every
-causal attention type), beam search is T2T's (checked against a NumPy re-implementation over the
+decoder that re-runs the whole buffer at every step (greedy and beam; every causal attention
+type as an LM, dense and Sinkhorn with inputs), beam search is T2T's (checked against a NumPy re-implementation over the
 model's teacher-forced log-probabilities), sampling honours top_k / top_p, and new input lengths
 reuse the traced graph."""
 import numpy as np
@@ -50,8 +50,13 @@ def _scrambled(model, has_inputs):
     return model
 
 
-@pytest.mark.parametrize("kind,overrides", CAUSAL, ids=[k + "".join(f"-{v}" for v in o.values()) for k, o in CAUSAL])
-@pytest.mark.parametrize("has_inputs", [False, True], ids=["lm", "seq2seq"])
+# Every causal type as an LM; with inputs, dense and Sinkhorn decoder self-attention (what inputs
+# add, the encoder output and the encoder-decoder attention's cache, does not depend on the type).
+CASES = [(kind, overrides, False) for kind, overrides in CAUSAL] + [("dot_product", {}, True), ("sinkhorn", {}, True)]
+
+
+@pytest.mark.parametrize("kind,overrides,has_inputs", CASES, ids=[
+    ("seq2seq-" if i else "lm-") + k + "".join(f"-{v}" for v in o.values()) for k, o, i in CASES])
 def test_cached_decoding_equals_the_full_rerun(kind, overrides, has_inputs):
     """Token for token, greedy and beam search (all beams), over 18 positions (4 blocks of 4
     and a partial one; rows do not stop at EOS, so every position is decoded and beams are
