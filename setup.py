@@ -29,7 +29,7 @@ setup(
         "numpy>=1.26,<3",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "matplotlib>=3.8,<4"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.7,<4", "matplotlib>=3.8,<4"],
         "bench": ["matplotlib>=3.8,<4"],
     },
     classifiers=[

@@ -1,6 +1,6 @@
 """Study 4 (paper Tables 6-7): classification with SortCut on a task that needs global information.
 
-Usage: python experiments/classification.py [--steps 800] [--seeds 1 2] [--quick] [--work_dir DIR]
+Usage: python experiments/classification.py [--steps 800] [--seeds 1 2 3] [--quick] [--work_dir DIR]
                                             [--out PREFIX]
 
 No text classification set is available offline here, so the task is synthetic and built to need
@@ -43,7 +43,7 @@ def classification_hparams(kind, **extra):
 
 
 def main():
-    args = common.parse_args(__doc__.split("\n")[0], steps=800, seeds=[1, 2])
+    args = common.parse_args(__doc__.split("\n")[0], steps=800, seeds=[1, 2, 3])
     problem, data_dir, _ = common.prepare_data(tasks.ExperimentDigitMatchCharacters(), args.work_dir, args.quick,
                                                QUICK_SIZES)
     progress = common.Progress(STUDY, len(MODELS) * len(args.seeds))

@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse_args(description, steps, seeds, quick_steps=10):
-    """The flags every study takes. `steps` / `seeds`: the full run's defaults (about an hour on
+    """The flags every study takes. `steps` / `seeds`: the full run's defaults (20-60 minutes on
     2 CPU cores); `--quick` is a smoke run of `quick_steps` steps, one seed, small data."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per run (default {steps})")
@@ -199,6 +199,7 @@ def summarize(results, metrics):
             if values:
                 row[key] = statistics.mean(values)
                 row[key + "_spread"] = max(values) - min(values)
+                row[key + "_seeds"] = len(values)
         rows.append(row)
     return rows
 
@@ -207,7 +208,7 @@ def cell(row, key, digits=3, scale=1.0):
     if key not in row:
         return "-"
     text = f"{row[key] * scale:.{digits}f}"
-    if len(row["seeds"]) > 1:
+    if row[key + "_seeds"] > 1:  # a measure some seeds' runs lack has fewer values than seeds
         text += f" ± {row[key + '_spread'] * scale / 2:.{digits}f}"
     return text
 
@@ -268,7 +269,7 @@ def bar_plot(plt, rows, panels, title):
     ax.set_ylabel("train steps/s", color="tab:green")
     ax.set_xticks(range(len(rows)), names, rotation=60, ha="right", fontsize=8)
     twin = ax.twinx()
-    twin.plot(range(len(rows)), [r.get("peak_mb", 0) for r in rows], "o", color="tab:red")
+    twin.plot(range(len(rows)), [r.get("peak_mb", float("nan")) for r in rows], "o", color="tab:red")
     twin.set_ylabel("peak MiB", color="tab:red")
     ax.set_title("cost")
     figure.suptitle(title)

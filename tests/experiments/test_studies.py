@@ -134,12 +134,15 @@ def test_run_directory_changes_with_model_seed_and_steps():
 def test_table_cells_show_mean_and_half_range_over_seeds():
     results = [dict(run="a", seed=1, accuracy=0.5, steps_per_s=2.0, peak_mb=10.0, params=5),
                dict(run="a", seed=2, accuracy=0.7, steps_per_s=4.0, peak_mb=12.0, params=5),
-               dict(run="b", seed=1, accuracy=0.9, steps_per_s=1.0, peak_mb=20.0, params=5)]
+               dict(run="b", seed=1, accuracy=0.9, steps_per_s=1.0, peak_mb=20.0, params=5),
+               dict(run="c", seed=1, accuracy=0.2, steps_per_s=3.0, peak_mb=None, params=5),  # peak not kept
+               dict(run="c", seed=2, accuracy=0.4, steps_per_s=3.0, peak_mb=30.0, params=5)]
     rows = common.summarize(results, ["accuracy"])
     assert rows[0]["accuracy"] == pytest.approx(0.6) and rows[0]["accuracy_spread"] == pytest.approx(0.2)
     table = common.markdown_table(rows, [("acc", "accuracy", 1, 100)], {"a": "1.0"})
     assert "| a | 60.0 ± 10.0 | 3.00 ± 1.00 | 11 ± 1 | 1.0 |" in table
     assert "| b | 90.0 | 1.00 | 20 | - |" in table
+    assert "| c | 30.0 ± 10.0 | 3.00 ± 0.00 | 30 | - |" in table  # one seed's peak: no spread shown
 
 
 def test_bad_flags_are_one_clear_line(tmp_path):
