@@ -222,9 +222,8 @@ def main():
     train_blocks = math.ceil((problem.train_length + 1) / block)  # the longest training input, in blocks
     columns = column_changes(model, initial_model(problem, data_dir, hp, seed, args.work_dir))
     reached = max(i + 1 for deltas in columns.values() for i, d in enumerate(deltas) if d > 0)
-    result = dict(run=RUN, seed=seed, steps=args.steps, wall_s=trained["wall_s"], block_size=block, train_blocks=reached,
-                  columns=columns,
-                  matrices=measure(model, num_symbols, reached, rng),
+    result = dict(run=RUN, seed=seed, steps=args.steps, wall_s=trained["wall_s"], block_size=block,
+                  train_blocks=reached, columns=columns, matrices=measure(model, num_symbols, reached, rng),
                   longest_training_input_blocks=train_blocks)
     examples = {}
     for length, layer in ((64, "encoder 0"), (128, "encoder 0"), (64, "decoder 0")):

@@ -1,4 +1,5 @@
 """Writing T2T's on-disk layout: sharded TFRecords of `tf.train.Example`."""
+import contextlib
 import os
 import random
 import time
@@ -43,27 +44,26 @@ def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=10
     each shard (one shard in memory at a time) with `rng` (a `random.Random`, else one seeded with
     `seed`) and passes its records through `extra_fn` (T2T's `shuffle_dataset(extra_fn=...)`, how
     it packs). Files are written as `*.incomplete` and renamed, so a killed run leaves no
-    half-written shard under a final name; when the generator raises, they are removed. Prints progress every `progress_every` examples.
-    Returns the number of examples written (0 if all shards exist)."""
+    half-written shard under a final name; when the generator raises, they are removed. Prints
+    progress every `progress_every` examples. Returns the number of examples written (0 if all
+    shards exist)."""
     if all(tf.io.gfile.exists(p) for p in filepaths):
         return 0
     tf.io.gfile.makedirs(os.path.dirname(filepaths[0]) or ".")
-    writers = [tf.io.TFRecordWriter(p + ".incomplete") for p in filepaths]
     count, start = 0, time.time()
     try:
-        for count, features in enumerate(generator, start=1):
-            writers[(count - 1) % len(writers)].write(to_example(features).SerializeToString())
-            if progress_every and count % progress_every == 0:
-                log(f"  {os.path.basename(filepaths[0]).rsplit('-', 3)[0]}: {count} examples "
-                    f"({count / max(time.time() - start, 1e-9):.0f}/s)")
+        with contextlib.ExitStack() as stack:  # every writer closed, whatever happens
+            writers = [stack.enter_context(tf.io.TFRecordWriter(p + ".incomplete")) for p in filepaths]
+            for count, features in enumerate(generator, start=1):
+                writers[(count - 1) % len(writers)].write(to_example(features).SerializeToString())
+                if progress_every and count % progress_every == 0:
+                    log(f"  {os.path.basename(filepaths[0]).rsplit('-', 3)[0]}: {count} examples "
+                        f"({count / max(time.time() - start, 1e-9):.0f}/s)")
     except BaseException:  # the source failed (missing data, a bug in a generator): leave nothing behind
-        for writer in writers:
-            writer.close()
         for path in filepaths:
-            tf.io.gfile.remove(path + ".incomplete")
+            if tf.io.gfile.exists(path + ".incomplete"):
+                tf.io.gfile.remove(path + ".incomplete")
         raise
-    for writer in writers:
-        writer.close()
     rng = rng or random.Random(seed)
     for path in filepaths:
         if shuffle or extra_fn:

@@ -1,8 +1,8 @@
 """The in-graph searches: decoding through the layers' caches picks exactly the tokens of the
 decoder that re-runs the whole buffer at every step (greedy and beam; every causal attention
-type as an LM, dense and Sinkhorn with inputs), beam search is T2T's (checked against a NumPy re-implementation over the
-model's teacher-forced log-probabilities), sampling honours top_k / top_p, and new input lengths
-reuse the traced graph."""
+type as an LM, dense and Sinkhorn with inputs), beam search is T2T's (checked against a NumPy
+re-implementation over the model's teacher-forced log-probabilities), sampling honours top_k /
+top_p, and new input lengths reuse the traced graph."""
 import numpy as np
 import pytest
 
