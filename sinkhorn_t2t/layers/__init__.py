@@ -2,6 +2,7 @@
 from sinkhorn_t2t.layers.block_sorting import BlockSortingAttention
 from sinkhorn_t2t.layers.dense import FlatDense
 from sinkhorn_t2t.layers.dense_attention import DenseAttention
+from sinkhorn_t2t.layers.dropout import Dropout
 from sinkhorn_t2t.layers.local_attention import LocalAttention
 from sinkhorn_t2t.layers.self_attention import SelfAttention
 from sinkhorn_t2t.layers.sinkhorn_attention import SinkhornAttention
@@ -13,6 +14,7 @@ __all__ = [
     "SORT_VARIANTS",
     "BlockSortingAttention",
     "DenseAttention",
+    "Dropout",
     "FlatDense",
     "LocalAttention",
     "SelfAttention",

@@ -12,6 +12,7 @@ from keras import ops
 
 from sinkhorn_t2t.data.problem import Modality
 from sinkhorn_t2t.layers.dense import FlatDense
+from sinkhorn_t2t.layers.dropout import Dropout
 from sinkhorn_t2t.models.attention_factory import self_attention
 from sinkhorn_t2t.ops.linear import flat_matmul
 from sinkhorn_t2t.registry import register_model
@@ -36,7 +37,7 @@ class FeedForward(keras.layers.Layer):
         super().__init__(**kwargs)
         self.inner = FlatDense(filter_size, activation="relu", name="conv1")
         self.outer = FlatDense(hidden_size, name="conv2")
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def call(self, x, training=None):
         return self.outer(self.dropout(self.inner(x), training=training))
@@ -48,7 +49,7 @@ class _PreNorm(keras.layers.Layer):
     def __init__(self, hparams, **kwargs):
         super().__init__(**kwargs)
         self.norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon, name="layer_norm")
-        self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+        self.dropout = Dropout(hparams.layer_prepostprocess_dropout)
 
     def residual(self, x, y, training=None):
         """`x + dropout(y)` where `y` was computed from `self.norm(x)`."""
@@ -139,7 +140,7 @@ class Transformer(keras.Model):
         self.target_vocab_size = problem_hparams.vocab_size["targets"]
         self.target_embedding = keras.layers.Embedding(self.target_vocab_size, depth, embeddings_initializer=init,
                                                        name="target_embedding")
-        self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+        self.dropout = Dropout(hparams.layer_prepostprocess_dropout)
         num_encoder = hparams.num_encoder_layers or hparams.num_hidden_layers
         num_decoder = hparams.num_decoder_layers or hparams.num_hidden_layers
         if self.has_inputs:
@@ -274,7 +275,7 @@ class TransformerEncoder(keras.Model):
         init = keras.initializers.RandomNormal(0.0, depth**-0.5)
         self.input_embedding = keras.layers.Embedding(problem_hparams.vocab_size["inputs"], depth,
                                                       embeddings_initializer=init, name="input_embedding")
-        self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+        self.dropout = Dropout(hparams.layer_prepostprocess_dropout)
         length = max_length or hparams.max_length or None
         self.encoder_blocks = [EncoderBlock(hparams, length, name=f"encoder_layer_{i}")
                                for i in range(hparams.num_encoder_layers or hparams.num_hidden_layers)]

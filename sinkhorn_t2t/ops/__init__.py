@@ -12,6 +12,7 @@ from sinkhorn_t2t.ops.attention import (
 )
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
 from sinkhorn_t2t.ops.linear import flat_matmul
+from sinkhorn_t2t.ops.random import dropout, uniform
 from sinkhorn_t2t.ops.sinkhorn import (MASKED_LOG_VALUE, causal_sinkhorn_row, gumbel_sinkhorn, running_logsumexp,
                                       sample_gumbel, sinkhorn)
 
@@ -21,6 +22,7 @@ __all__ = [
     "causal_sinkhorn_row",
     "dense_attention",
     "dot_product_attention",
+    "dropout",
     "flat_matmul",
     "from_blocks",
     "gumbel_sinkhorn",
@@ -35,4 +37,5 @@ __all__ = [
     "sparse_fixed_attention",
     "sparse_fixed_mask",
     "to_blocks",
+    "uniform",
 ]

@@ -8,10 +8,10 @@ float32 whatever the input dtype. A query with no allowed key outputs zeros (nev
 """
 import math
 
-import keras
 import tensorflow as tf
 
 from sinkhorn_t2t.ops.blocks import from_blocks, sort_blocks, to_blocks
+from sinkhorn_t2t.ops.random import dropout
 from sinkhorn_t2t.ops.segments import block_segments, positions_in_run, same_block_segment, same_segment
 from sinkhorn_t2t.ops.sinkhorn import MASKED_LOG_VALUE
 
@@ -49,7 +49,7 @@ def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None, bi
         logits = tf.cast(logits, tf.float32) + bias
     weights = masked_softmax(logits, allowed)
     if dropout_rate:
-        weights = keras.random.dropout(weights, dropout_rate, seed=seed)
+        weights = dropout(weights, dropout_rate, seed=seed)
     return tf.matmul(tf.cast(weights, v.dtype), v)
 
 

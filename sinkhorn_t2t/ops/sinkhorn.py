@@ -3,8 +3,9 @@
 All work happens in float32 and in log space, whatever the input dtype: under a mixed
 precision policy the balancing stays exact enough to be doubly stochastic.
 """
-import keras
 import tensorflow as tf
+
+from sinkhorn_t2t.ops.random import uniform
 
 # Log-value given to excluded entries. Finite (unlike -inf) so that a row or column with
 # nothing allowed never produces inf - inf = NaN in values or gradients; exp() of it is 0.
@@ -183,7 +184,7 @@ def sample_gumbel(shape, seed=None):
     `seed` is anything `keras.random` takes: None, an int or a `keras.random.SeedGenerator`.
     """
     tiny = 1e-20
-    u = keras.random.uniform(shape, minval=0.0, maxval=1.0, dtype="float32", seed=seed)
+    u = uniform(shape, seed=seed)
     return -tf.math.log(-tf.math.log(u + tiny) + tiny)
 
 
