@@ -6,8 +6,8 @@ a fast C++ kernel; XLA on CPU expands it into element-wise code that took about 
 XLA-compiled training step (`transformer_tiny` on the sort problem, from a profile), while its
 ThreeFry is about 4x cheaper. TensorFlow's own CPU kernels implement only Philox, so:
 outside XLA these functions draw Philox and return exactly `keras.random`'s values; inside an
-XLA-compiled function they draw ThreeFry (other values from the same seed, as XLA's Philox
-already gave other values than the graph's).
+XLA-compiled function they draw ThreeFry (other values from the same seed; `keras.random`'s own
+draws under XLA also differ from its graph values).
 """
 import tensorflow as tf
 from keras.src.random.seed_generator import draw_seed
