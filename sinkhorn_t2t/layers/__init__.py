@@ -1,5 +1,7 @@
-"""Keras 3 self-attention layers: Sinkhorn, causal Sinkhorn, SortCut, Mixture and baselines."""
+"""Keras 3 self-attention layers: Sinkhorn, causal Sinkhorn, SortCut, Mixture and baselines
+(and the dense encoder-decoder attention)."""
 from sinkhorn_t2t.layers.block_sorting import BlockSortingAttention
+from sinkhorn_t2t.layers.cross_attention import CrossAttention
 from sinkhorn_t2t.layers.dense import FlatDense
 from sinkhorn_t2t.layers.dense_attention import DenseAttention
 from sinkhorn_t2t.layers.dropout import Dropout
@@ -13,6 +15,7 @@ from sinkhorn_t2t.layers.sparse_fixed_attention import SparseFixedAttention
 __all__ = [
     "SORT_VARIANTS",
     "BlockSortingAttention",
+    "CrossAttention",
     "DenseAttention",
     "Dropout",
     "FlatDense",

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from sinkhorn_t2t.ops.linear import flat_matmul
+from sinkhorn_t2t.ops.linear import merge_heads, project_to_heads
 
 
 def check_positive_int(layer, name, value):
@@ -19,7 +19,7 @@ class SelfAttention(keras.layers.Layer):
     """Multi-head self-attention skeleton in the shape of `keras.layers.MultiHeadAttention`.
 
     `build` creates the `query`, `key`, `value` and `attention_output` projections (`EinsumDense`
-    weights, applied as 2-D matmuls: see `sinkhorn_t2t.ops.linear.flat_matmul`); `call` pads the
+    weights, applied as 2-D matmuls: see `sinkhorn_t2t.ops.linear`); `call` pads the
     length to a multiple of `pad_multiple` (the padding is masked), projects to heads, runs
     `_attend` and cuts the padding off again. Subclasses implement `_attend`.
 
@@ -82,19 +82,12 @@ class SelfAttention(keras.layers.Layer):
         self._output_dense.build((input_shape[0], input_shape[1], self.num_heads, self.value_dim))
 
     def _heads(self, dense, x):
-        """`x (B, L, dim)` through the `dense` projection -> `(B, H, L, D)`, as one 2-D matmul."""
-        kernel = dense.kernel  # (dim, H, D)
-        out = flat_matmul(x, ops.reshape(kernel, (kernel.shape[0], -1)))
-        out = ops.reshape(out, (*ops.shape(x)[:2], *kernel.shape[1:])) + ops.cast(dense.bias, x.dtype)
-        return ops.transpose(out, (0, 2, 1, 3))
+        """`x (B, L, dim)` through the `dense` projection -> `(B, H, L, D)`."""
+        return project_to_heads(x, dense.kernel, dense.bias)
 
     def _merge_heads(self, out):
-        """`(B, H, L, Dv)` -> `(B, L, dim)` through the output projection, as one 2-D matmul."""
-        kernel = self._output_dense.kernel  # (H, Dv, dim)
-        out = ops.transpose(out, (0, 2, 1, 3))
-        out = ops.reshape(out, (*ops.shape(out)[:2], -1))
-        return flat_matmul(out, ops.reshape(kernel, (-1, kernel.shape[-1]))) + ops.cast(self._output_dense.bias,
-                                                                                          out.dtype)
+        """`(B, H, L, Dv)` -> `(B, L, dim)` through the output projection."""
+        return merge_heads(out, self._output_dense.kernel, self._output_dense.bias)
 
     def call(self, x, mask=None, training=None, segment_ids=None):
         length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]

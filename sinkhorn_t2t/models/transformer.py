@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from sinkhorn_t2t.data.problem import Modality
+from sinkhorn_t2t.layers.cross_attention import CrossAttention
 from sinkhorn_t2t.layers.dense import FlatDense
 from sinkhorn_t2t.layers.dropout import Dropout
 from sinkhorn_t2t.models.attention_factory import self_attention
@@ -86,7 +87,7 @@ class DecoderBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         heads = hparams.num_heads
         self.self_attention = self_attention(hparams, causal=True, name="self_attention", max_length=max_length)
-        self.encdec_attention = keras.layers.MultiHeadAttention(
+        self.encdec_attention = CrossAttention(
             heads, (hparams.attention_key_channels or hparams.hidden_size) // heads,
             value_dim=(hparams.attention_value_channels or hparams.hidden_size) // heads,
             dropout=hparams.attention_dropout, name="encdec_attention")
@@ -212,9 +213,8 @@ class Transformer(keras.Model):
         cache = {"self": [block.self_attention.init_cache(batch_size, max_length) for block in self.decoder_blocks]}
         if self.has_inputs:
             encoder_output, input_mask = self.encode(inputs, training=False)
-            cache["encdec_key"] = [block.encdec_attention._key_dense(encoder_output) for block in self.decoder_blocks]
-            cache["encdec_value"] = [block.encdec_attention._value_dense(encoder_output)
-                                     for block in self.decoder_blocks]
+            memory = [block.encdec_attention.project_memory(encoder_output) for block in self.decoder_blocks]
+            cache["encdec_key"], cache["encdec_value"] = [k for k, _ in memory], [v for _, v in memory]
             cache["encdec_mask"] = input_mask[:, None, :]  # [B, 1, Li]
         return cache
 
@@ -230,10 +230,9 @@ class Transformer(keras.Model):
             y, cache["self"][i] = block.self_attention.decode_step(pre.norm(x), cache["self"][i], index)
             x = x + y
             if self.has_inputs:
-                mha = block.encdec_attention
-                out, _ = mha._compute_attention(mha._query_dense(block.pre_encdec.norm(x)), cache["encdec_key"][i],
-                                                cache["encdec_value"][i], cache["encdec_mask"], False)
-                x = x + mha._output_dense(out)
+                cross = block.encdec_attention
+                x = x + cross.attend(cross.project_query(block.pre_encdec.norm(x)), cache["encdec_key"][i],
+                                     cache["encdec_value"][i], cache["encdec_mask"])
             x = x + block.ffn(block.pre_ffn.norm(x), training=False)
         return self._logits(self.decoder_norm(x))[:, 0], cache
 

@@ -66,7 +66,7 @@ def test_layers_follow_the_hparams():
     assert isinstance(encoder_attention, layers.SortCutAttention) and encoder_attention.budget == 3
     assert isinstance(decoder_attention, layers.SinkhornAttention) and decoder_attention.causal
     assert decoder_attention.sort_net.num_blocks == 6  # max_length 24 / block 4
-    assert isinstance(model.decoder_blocks[0].encdec_attention, tf.keras.layers.MultiHeadAttention)
+    assert isinstance(model.decoder_blocks[0].encdec_attention, layers.CrossAttention)
     lm = build_model("transformer", _hparams("sinkhorn_mixture"), _problem_hparams(has_inputs=False))
     assert lm.decoder_blocks[0].self_attention.mixture and lm.decoder_blocks[0].self_attention.causal
 
