@@ -14,7 +14,9 @@ class CrossAttention(keras.layers.MultiHeadAttention):
     slower on CPU), heads-first dot-product attention, and dropout that compiles to ThreeFry
     under XLA (`sinkhorn_t2t.ops.random`; `keras.random`'s values outside XLA).
 
-    One difference: a query with no allowed key gets zeros here (Keras: the mean of all values).
+    Two differences: a query with no allowed key gets zeros here (Keras: the mean of all values),
+    and Keras masks carried by the inputs are not read (pass `attention_mask`; Keras's `call`
+    would add them to it).
 
     Call arguments:
       query: `(B, T, dim)`.
