@@ -38,6 +38,12 @@ def shard_filepaths(data_dir, dataset_filename, split_file, num_shards):
 T2T_DATAGEN_SEED = 429459  # t2t-datagen's --random_seed default, which seeds its shard shuffling
 
 
+def _read_records(path, chunk=8192):
+    """Every record of the TFRecord file at `path`, as bytes, in file order. Read in batches of
+    `chunk`: one iterator step per record costs about 0.2 ms, most of datagen's time."""
+    return [record for batch in tf.data.TFRecordDataset(path).batch(chunk).as_numpy_iterator() for record in batch]
+
+
 def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=100000, log=print, rng=None,
                    extra_fn=None):
     """Writes the generator's feature dicts round-robin into `filepaths`, streaming, then shuffles
@@ -67,7 +73,7 @@ def generate_files(generator, filepaths, shuffle=True, seed=0, progress_every=10
     rng = rng or random.Random(seed)
     for path in filepaths:
         if shuffle or extra_fn:
-            records = list(tf.data.TFRecordDataset(path + ".incomplete").as_numpy_iterator())
+            records = _read_records(path + ".incomplete")
             if shuffle:
                 rng.shuffle(records)
             if extra_fn:

@@ -1,8 +1,11 @@
+import random
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from sinkhorn_t2t import registry
+from sinkhorn_t2t.data import generator_utils
 from sinkhorn_t2t.data.input_pipeline import batch_dataset, bucket_boundaries, fixed_bucket_lengths
 from sinkhorn_t2t.problems.algorithmic import AlgorithmicSortProblem
 
@@ -105,3 +108,19 @@ def test_fixed_shapes_for_tpu(sort_data):
     assert shapes == {(16, 4), (10, 6), (8, 8), (5, 12)}  # sort examples of 2 to 11 ids: four buckets
 
 
+
+
+def test_generated_shards_are_the_round_robin_records_shuffled_with_the_seed(tmp_path):
+    """Each shard holds, as bytes, the records dealt to it in turn, in the order
+    `random.Random(seed).shuffle` gives (shards shuffled one after another by one generator)."""
+    examples = [{"inputs": list(range(n % 7 + 1)), "targets": [n]} for n in range(23)]
+    paths = [str(tmp_path / f"shard-{i}") for i in range(2)]
+    assert generator_utils.generate_files(iter(examples), paths, seed=5, log=lambda _: None) == 23
+    rng = random.Random(5)
+    for i, path in enumerate(paths):
+        expected = [tf.train.Example(features=tf.train.Features(feature={
+            k: tf.train.Feature(int64_list=tf.train.Int64List(value=v)) for k, v in ex.items()})).SerializeToString()
+            for ex in examples[i::2]]
+        rng.shuffle(expected)
+        assert generator_utils._read_records(path, chunk=4) == expected  # 12 / 11 records: a partial last chunk
+        assert list(tf.data.TFRecordDataset(path).as_numpy_iterator()) == expected

@@ -116,6 +116,7 @@ def _float_ops(layer, x, mask, types=("Softmax", "LogSoftmax", "Exp", "Log")):
 @pytest.mark.parametrize("name,causal", [("sinkhorn", False), ("sinkhorn", True), ("sortcut", False),
                                          ("sinkhorn_mixture", True), ("local", True), ("dense", False)])
 def test_mixed_precision(rng, name, causal, policy, eps):
+    keras.utils.set_random_seed(0)  # the same weights in every run
     x, mask = _inputs(rng)
     reference = _built(name, causal, x, mask)
     keras.mixed_precision.set_global_policy(policy)
@@ -131,8 +132,10 @@ def test_mixed_precision(rng, name, causal, policy, eps):
     assert ("Softmax", "float32") in float_ops and all(dtype == "float32" for _, dtype in float_ops), float_ops
     y = np.asarray(tf.cast(y, tf.float32))
     expected = reference(x, mask=mask).numpy()
-    # A few roundings of the compute dtype (measured: at most 1.5 eps relative to the output scale).
-    assert np.abs(y[mask] - expected[mask]).max() <= 4 * eps * np.abs(expected[mask]).max()
+    # A few roundings of the compute dtype, relative to the output scale. Measured over 4 seeds per
+    # case: at most 1.5 eps on a CPU with AVX512-BF16, 5.2 eps on an AVX2-only one (which also
+    # gives up to 4.8 eps for dense attention); a dropped mask or a wrong term is off by O(1).
+    assert np.abs(y[mask] - expected[mask]).max() <= 8 * eps * np.abs(expected[mask]).max()
 
 
 def _segments(length=34):
