@@ -137,7 +137,7 @@ def train_and_evaluate(problem, data_dir, run_name, hparams, seed, steps, work_d
         progress.finished(run_name, 0.0, 0)
         return result
     os.makedirs(out, exist_ok=True)
-    log_every = max(steps // 10, 1)
+    log_every = max(steps // 10, min(steps, 5))  # ten progress lines and checkpoints; a smoke run's 10 steps: two
     rates_file = os.path.join(out, "steps_per_s.txt")  # every progress line's rate, kept across resumes
     peaks_file = os.path.join(out, "peak_mb.txt")
 
