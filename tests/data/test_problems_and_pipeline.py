@@ -108,8 +108,6 @@ def test_fixed_shapes_for_tpu(sort_data):
     assert shapes == {(16, 4), (10, 6), (8, 8), (5, 12)}  # sort examples of 2 to 11 ids: four buckets
 
 
-
-
 def test_generated_shards_are_the_round_robin_records_shuffled_with_the_seed(tmp_path):
     """Each shard holds, as bytes, the records dealt to it in turn, in the order
     `random.Random(seed).shuffle` gives (shards shuffled one after another by one generator)."""
