@@ -105,7 +105,7 @@ def make_optimizer(hparams, train_steps=0):
     name = hparams.optimizer.lower()
     if name == "adam":
         return FusedAdam(schedule, beta_1=hparams.optimizer_adam_beta1, beta_2=hparams.optimizer_adam_beta2,
-                                     epsilon=hparams.optimizer_adam_epsilon, **clip)
+                         epsilon=hparams.optimizer_adam_epsilon, **clip)
     if name == "adafactor":
         return keras.optimizers.Adafactor(schedule, beta_2_decay=hparams.optimizer_adafactor_decay_rate,
                                           clip_threshold=hparams.optimizer_adafactor_clipping_threshold,

@@ -129,3 +129,8 @@ def test_fused_adam_takes_keras_adams_steps(jit_compile):
     for keras_adam, fused, first in zip(*results, start):
         assert not np.allclose(fused, first, atol=1e-3)  # the steps moved the weights
         np.testing.assert_allclose(fused, keras_adam, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_adam_refuses_amsgrad_naming_it():
+    with pytest.raises(ValueError, match="amsgrad.*keras.optimizers.Adam"):
+        FusedAdam(amsgrad=True)
