@@ -134,3 +134,19 @@ def test_fused_adam_takes_keras_adams_steps(jit_compile):
 def test_fused_adam_refuses_amsgrad_naming_it():
     with pytest.raises(ValueError, match="amsgrad.*keras.optimizers.Adam"):
         FusedAdam(amsgrad=True)
+
+
+def test_a_checkpoint_of_keras_adam_restores_into_fused_adam(tmp_path):
+    """Runs saved before `FusedAdam` (with `keras.optimizers.Adam`) resume with their slots."""
+    weights = [keras.Variable(np.ones((3, 2), np.float32)), keras.Variable(np.ones(4, np.float32))]
+    saved = keras.optimizers.Adam(0.1)
+    saved.build(weights)
+    saved.apply_gradients(zip([tf.fill((3, 2), 2.0), tf.fill((4,), -1.0)], weights))
+    path = tf.train.Checkpoint(optimizer=saved, weights=weights).save(str(tmp_path / "ckpt"))
+    fresh = [keras.Variable(np.zeros((3, 2), np.float32)), keras.Variable(np.zeros(4, np.float32))]
+    restored = FusedAdam(0.1)
+    restored.build(fresh)
+    tf.train.Checkpoint(optimizer=restored, weights=fresh).restore(path).assert_consumed()
+    assert int(restored.iterations) == 1
+    for a, b in zip(saved.variables + weights, restored.variables + fresh):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
