@@ -75,9 +75,9 @@ class FusedAdam(keras.optimizers.Adam):
     """
 
     def __init__(self, *args, **kwargs):
-        if kwargs.get("amsgrad"):
-            raise ValueError("FusedAdam: `amsgrad` is not offered by the fused kernel; use keras.optimizers.Adam.")
         super().__init__(*args, **kwargs)
+        if self.amsgrad:
+            raise ValueError("FusedAdam: `amsgrad` is not offered by the fused kernel; use keras.optimizers.Adam.")
 
     def update_step(self, gradient, variable, learning_rate):
         """`variable`: a `tf.Variable` (the replica's own under a distribution strategy)."""

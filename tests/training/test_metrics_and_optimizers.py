@@ -134,6 +134,8 @@ def test_fused_adam_takes_keras_adams_steps(jit_compile):
 def test_fused_adam_refuses_amsgrad_naming_it():
     with pytest.raises(ValueError, match="amsgrad.*keras.optimizers.Adam"):
         FusedAdam(amsgrad=True)
+    with pytest.raises(ValueError, match="amsgrad"):
+        FusedAdam(0.1, 0.9, 0.999, 1e-7, True)  # Keras's positional order: amsgrad fifth
 
 
 def test_a_checkpoint_of_keras_adam_restores_into_fused_adam(tmp_path):
