@@ -1,6 +1,9 @@
 """Batching as T2T does it: length buckets with batch_size in tokens on CPU/GPU; fixed,
 padded shapes with `drop_remainder=True` on TPU / XLA (or with `use_fixed_batch_size`), from a
 small set of bucket lengths so that short examples are not padded to `max_length`."""
+import bisect
+import math
+
 import tensorflow as tf
 
 from sinkhorn_t2t.data.problem import DatasetSplit
@@ -13,6 +16,44 @@ def bucket_boundaries(max_length, min_length=8, length_bucket_step=1.1):
         boundaries.append(x)
         x = max(x + 1, int(x * length_bucket_step))
     return boundaries
+
+
+def highly_composite_numbers(limit):
+    """The highly composite numbers (more divisors than any smaller number) up to `limit`, in order.
+
+    Each is a product of the first primes with non-increasing exponents (Ramanujan), so they are
+    the divisor-count records among those products, which are few."""
+    primes = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
+    products = []  # (number, its divisor count)
+
+    def extend(number, divisors, index, max_exponent):
+        products.append((number, divisors))
+        if index == len(primes):  # limits beyond 2 x 3 x ... x 47 (6e17) are not reached
+            return
+        for exponent in range(1, max_exponent + 1):
+            number *= primes[index]
+            if number > limit:
+                break
+            extend(number, divisors * (exponent + 1), index + 1, exponent)
+
+    extend(1, 1, 0, max(int(limit).bit_length(), 1))
+    records, most = [], 0
+    for number, divisors in sorted(products):
+        if divisors > most:
+            records.append(number)
+            most = divisors
+    return records
+
+
+def bucket_batch_sizes(batch_size, boundaries, max_length):
+    """T2T's examples per batch of each length bucket (`boundaries`, then the last bucket up to
+    `max_length`): `batch_size` tokens over the bucket's longest length, rounded down to a divisor
+    of the largest highly composite number at most 3x the biggest batch (T2T's window size, which
+    every batch size divides), as T2T's `batching_scheme` does. Per replica / data shard."""
+    sizes = [max(1, batch_size // length) for length in list(boundaries) + [max_length]]
+    window = highly_composite_numbers(3 * max(sizes))[-1]
+    divisors = sorted({d for i in range(1, math.isqrt(window) + 1) if window % i == 0 for d in (i, window // i)})
+    return [divisors[bisect.bisect_right(divisors, size) - 1] for size in sizes]
 
 
 def fixed_bucket_lengths(max_length, min_length=8):
@@ -127,7 +168,7 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
     if not tokens:
         return dataset.padded_batch(hparams.batch_size * num_replicas).prefetch(tf.data.AUTOTUNE)
     boundaries = bucket_boundaries(max_length, hparams.min_length_bucket, hparams.length_bucket_step)
-    sizes = [max(1, hparams.batch_size // length) * num_replicas for length in boundaries + [max_length]]
+    sizes = [size * num_replicas for size in bucket_batch_sizes(hparams.batch_size, boundaries, max_length)]
     return dataset.bucket_by_sequence_length(example_length, boundaries, sizes,
                                              drop_remainder=num_replicas > 1 and training) \
         .prefetch(tf.data.AUTOTUNE)

@@ -1,3 +1,6 @@
+import bisect
+import json
+import os
 import random
 
 import numpy as np
@@ -6,8 +9,14 @@ import tensorflow as tf
 
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.data import generator_utils
-from sinkhorn_t2t.data.input_pipeline import batch_dataset, bucket_boundaries, fixed_bucket_lengths
+from sinkhorn_t2t.data.input_pipeline import batch_dataset, bucket_batch_sizes, bucket_boundaries, \
+    fixed_bucket_lengths, highly_composite_numbers
 from sinkhorn_t2t.problems.algorithmic import AlgorithmicSortProblem
+
+
+# T2T 1.15.7's `data_reader.batching_scheme` for a few hparams (tests/golden/make_t2t_golden.sh).
+T2T_BATCHING = json.load(open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "golden", "t2t",
+                                           "batching_schemes.json")))
 
 
 class SmallSort(AlgorithmicSortProblem):
@@ -72,15 +81,39 @@ def test_bucket_boundaries_are_t2t_s():
     assert boundaries[-1] < 256 and all(b < c for b, c in zip(boundaries, boundaries[1:]))
 
 
-def test_token_batches_hold_at_most_batch_size_tokens(sort_data):
+def test_highly_composite_numbers_are_the_divisor_count_records():
+    counts = [sum(n % d == 0 for d in range(1, n + 1)) for n in range(1, 5041)]  # brute force
+    records = [n for n in range(1, 5041) if counts[n - 1] > max(counts[:n - 1], default=0)]
+    assert highly_composite_numbers(5040) == records and highly_composite_numbers(5039) == records[:-1]
+    assert len(highly_composite_numbers(110270160)) == 57  # the 57th is 110270160 (OEIS A002182)
+
+
+@pytest.mark.parametrize("t2t", T2T_BATCHING, ids=lambda c: "-".join(str(c[k]) for k in (
+    "batch_size", "max_length", "min_length_bucket", "length_bucket_step", "shard_multiplier")))
+def test_bucket_batch_sizes_are_t2t_s(t2t):
+    """Boundaries and examples per batch equal T2T's `batching_scheme` (batch sizes rounded down to
+    divisors of a highly composite window; per data shard, times the shards)."""
+    max_length = t2t["max_length"] or t2t["batch_size"]
+    boundaries = bucket_boundaries(max_length, t2t["min_length_bucket"], t2t["length_bucket_step"])
+    assert boundaries == t2t["boundaries"]
+    sizes = bucket_batch_sizes(t2t["batch_size"], boundaries, max_length)
+    assert [size * t2t["shard_multiplier"] for size in sizes] == t2t["batch_sizes"]
+
+
+def test_token_batches_are_t2t_s_buckets(sort_data):
+    """Training batches of the sort data hold exactly T2T's number of examples for their length
+    bucket (`batch_sizes` of T2T's scheme for batch_size 64, max_length 16, buckets from 4), so
+    at most batch_size tokens."""
     problem, data_dir = sort_data
+    t2t = next(c for c in T2T_BATCHING if (c["batch_size"], c["max_length"], c["min_length_bucket"]) == (64, 16, 4))
     hp = registry.hparams("transformer_test")
-    hp.override_from_dict(dict(batch_size=64, max_length=16))
+    hp.override_from_dict(dict(batch_size=64, max_length=16, min_length_bucket=4))
     ds = batch_dataset(problem.dataset("train", data_dir, hp), problem, hp, "train").take(40)
     sizes = set()
     for batch in ds.as_numpy_iterator():
-        tokens = batch["targets"].shape[0] * max(batch["targets"].shape[1], batch["inputs"].shape[1])
-        assert tokens <= 64
+        length = max(batch["targets"].shape[1], batch["inputs"].shape[1])
+        assert batch["targets"].shape[0] == t2t["batch_sizes"][bisect.bisect_right(t2t["boundaries"], length)]
+        assert batch["targets"].shape[0] * length <= 64
         sizes.add(batch["targets"].shape[0])
     assert len(sizes) > 1  # buckets of different lengths hold different numbers of examples
     dev = batch_dataset(problem.dataset("eval", data_dir, hp), problem, hp, "eval")

@@ -52,7 +52,23 @@ for target in (64, 200, 500, 1000):
     encoder.store_to_file(f"{sys.argv[1]}/subwords.target_{target}")
 EOF
 
-# 4. Records as sorted JSON (T2T shuffles inside shards: compare multisets), vocabularies as written.
+# 4. T2T's batching scheme (length-bucket boundaries and examples per batch) for a few hparams.
+"$ORACLE/bin/python" - "$OUT" <<'EOF'
+import json, sys
+from tensor2tensor.utils import data_reader
+
+configs = [dict(batch_size=b, max_length=m, min_length_bucket=n, length_bucket_step=s, shard_multiplier=k)
+           for b, m, n, s, k in [(4096, 256, 8, 1.1, 1), (4096, 256, 8, 1.1, 2), (2048, 1024, 8, 1.1, 1),
+                                 (256, 16, 8, 1.1, 1), (64, 16, 4, 1.1, 1), (1024, 64, 4, 1.2, 1),
+                                 (8192, 0, 8, 1.1, 8), (100000, 30, 2, 1.5, 1), (3, 40, 8, 1.1, 1)]]
+for config in configs:
+    scheme = data_reader.batching_scheme(**config)
+    config.update(boundaries=scheme["boundaries"], batch_sizes=scheme["batch_sizes"])
+with open(f"{sys.argv[1]}/batching_schemes.json", "w") as f:
+    f.write("[\n" + ",\n".join(json.dumps(config) for config in configs) + "\n]\n")
+EOF
+
+# 5. Records as sorted JSON (T2T shuffles inside shards: compare multisets), vocabularies as written.
 python - "$WORK/data" "$OUT" <<'EOF'
 import glob, gzip, json, os, shutil, sys
 sys.path.insert(0, ".")
