@@ -23,6 +23,7 @@ Prints Markdown tables and writes `<out>.md`, `<out>.json` and a PNG plot `<out>
 """
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -95,6 +96,48 @@ def rate(fn, count, warm_up=1):
     return count / (time.perf_counter() - start)
 
 
+MATMUL_TYPES = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
+
+
+def step_matmuls(trainer, features):
+    """The matmuls of one training step on `features` (forward and gradient), read from the
+    step's graph traced for those shapes: a list of (a shape, b shape, adjoint_a, adjoint_b, FLOPs)."""
+    graph = tf.function(trainer._replica_train_step).get_concrete_function(features).graph
+    found = []
+    for op in graph.get_operations():
+        if op.type in MATMUL_TYPES:
+            adjoint = [op.get_attr(a) for a in (("adj_x", "adj_y") if op.type.startswith("Batch") else
+                                                 ("transpose_a", "transpose_b"))]
+            a, b, out = (tuple(t.shape.as_list()) for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
+            if None in a + b:
+                raise ValueError(f"{op.name}: shapes {a}, {b} are not static")
+            found.append((a, b, *adjoint, 2 * math.prod(out) * (a[-2] if adjoint[0] else a[-1])))
+    return found
+
+
+def matmul_floor(trainer, batches, repeats=3):
+    """Steps/s of the training step's matmuls alone (the same shapes and transposes on random
+    operands, nothing else) over `batches`, and the GFLOP/s they run at: the step's speed limit
+    if everything but its matmuls were free. Batches of one shape are timed once."""
+    by_shape = {}
+    for features in batches:
+        key = tuple(sorted((k, tuple(v.shape)) for k, v in features.items()))
+        by_shape.setdefault(key, [features, 0])[1] += 1
+    seconds, flops = 0.0, 0
+    for features, count in by_shape.values():
+        matmuls = step_matmuls(trainer, features)
+        operands = [(tf.random.normal(a), tf.random.normal(b)) for a, b, *_ in matmuls]
+        run = tf.function(lambda: [tf.linalg.matmul(x, y, adjoint_a=ta, adjoint_b=tb)
+                                   for (x, y), (_, _, ta, tb, _) in zip(operands, matmuls)])
+        run()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        seconds += count * (time.perf_counter() - start) / repeats
+        flops += count * sum(m[-1] for m in matmuls)
+    return len(batches) / seconds, flops / seconds / 1e9
+
+
 def measure(problem, data_dir, kind, steps, xla, work_dir):
     """Steps/s of the input pipeline, the training step and the training loop, and tokens/s.
 
@@ -129,8 +172,11 @@ def measure(problem, data_dir, kind, steps, xla, work_dir):
         step_rate = rate(lambda: float(trainer._train_chunk(one, chunk)), steps, warm_up=2)
         loop_rate = rate(lambda: float(trainer._train_chunk(batches, chunk)), steps, warm_up=2)
     mean_tokens = statistics.mean(tokens)
+    floor_rate, gflops = matmul_floor(trainer, [{k: v[0] for k, v in b.items()} for b in held] if trainer.stacked
+                                      else held)
     row = dict(problem=problem.name, kind=kind, xla=xla, input_steps_per_s=input_rate, step_steps_per_s=step_rate,
-               train_steps_per_s=loop_rate, tokens_per_s=loop_rate * mean_tokens, real_tokens_per_batch=mean_tokens)
+               train_steps_per_s=loop_rate, tokens_per_s=loop_rate * mean_tokens, real_tokens_per_batch=mean_tokens,
+               matmul_floor_steps_per_s=floor_rate, matmul_gflops=gflops)
     return dict(row, slowest=slowest_stage(row))
 
 
@@ -179,11 +225,15 @@ def compare_with_t2t(t2t_python, steps, work_dir):
 
 def tables(rows, t2t):
     lines = ["| problem | attention | shapes | input (batches/s) | step alone (steps/s) | training loop (steps/s) | "
-             "real tokens/s | slowest stage |", "|---|---|---|---|---|---|---|---|"]
+             "real tokens/s | matmuls alone (steps/s) | matmuls' share of the step | slowest stage |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        floor = r.get("matmul_floor_steps_per_s")  # absent from rows of runs before it was measured
+        floor_cells = f"{floor:.2f} ({r['matmul_gflops']:.0f} GFLOP/s) | {r['step_steps_per_s'] / floor:.2f} |" \
+            if floor else "- | - |"
         lines.append(f"| {r['problem']} | {r['kind']} | {'XLA, fixed buckets' if r['xla'] else 'dynamic'} | "
                      f"{r['input_steps_per_s']:.1f} | {r['step_steps_per_s']:.2f} | {r['train_steps_per_s']:.2f} | "
-                     f"{r['tokens_per_s']:.0f} | {slowest_stage(r)} |")
+                     f"{r['tokens_per_s']:.0f} | {floor_cells} {slowest_stage(r)} |")
     sort_rates = {(r["kind"], r["xla"]): r["train_steps_per_s"] for r in rows if r["problem"] == SORT}
     lines += ["", "| sort problem | XLA fixed buckets / dynamic shapes (training loop steps/s) |", "|---|---|"]
     for kind in dict.fromkeys(r["kind"] for r in rows):
@@ -195,6 +245,11 @@ def tables(rows, t2t):
         lines += [f"| {name} | {v['steady_steps_per_s']:.2f} | {v['wall_s']:.0f} |" for name, v in t2t.items()]
         lines.append(f"| ratio (ours / T2T) | {ours['steady_steps_per_s'] / theirs['steady_steps_per_s']:.2f}x | "
                      f"{ours['wall_s'] / theirs['wall_s']:.2f}x |")
+        floor = [r["matmul_floor_steps_per_s"] for r in rows if (r["problem"], r["kind"], r["xla"]) == (
+            SORT, "dot_product", False) and r.get("matmul_floor_steps_per_s")]
+        if floor:
+            lines.append(f"| 1.3x T2T / our step's matmuls alone (dot_product, dynamic) | "
+                         f"{1.3 * theirs['steady_steps_per_s'] / floor[0]:.2f}x | |")
     return "\n".join(lines)
 
 
@@ -211,8 +266,9 @@ def plot(rows, path):
         sel = [r for r in rows if r["problem"] == problem and r["xla"] == xla]
         x = range(len(sel))
         for i, (key, label) in enumerate((("input_steps_per_s", "input alone"), ("step_steps_per_s", "step alone"),
-                                          ("train_steps_per_s", "training loop"))):
-            ax.bar([j + (i - 1) * 0.27 for j in x], [r[key] for r in sel], 0.27, label=label)
+                                          ("train_steps_per_s", "training loop"),
+                                          ("matmul_floor_steps_per_s", "step's matmuls alone"))):
+            ax.bar([j + (i - 1.5) * 0.2 for j in x], [r.get(key, 0) for r in sel], 0.2, label=label)
         ax.set_xticks(list(x), [r["kind"] for r in sel], rotation=30, fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("steps (batches) per second")
@@ -258,7 +314,8 @@ def main(argv=None):
                 rows.append(row)
                 print(f"  {name} {kind:16s} {'XLA' if xla else 'dyn'}  input {row['input_steps_per_s']:8.1f}/s  step "
                       f"{row['step_steps_per_s']:7.2f}/s  loop {row['train_steps_per_s']:7.2f}/s  "
-                      f"{row['tokens_per_s']:9.0f} tok/s  slowest: {row['slowest']}", flush=True)
+                      f"{row['tokens_per_s']:9.0f} tok/s  matmuls alone {row['matmul_floor_steps_per_s']:6.2f}/s "
+                      f"({row['matmul_gflops']:.0f} GFLOP/s)  slowest: {row['slowest']}", flush=True)
     t2t = compare_with_t2t(args.t2t_python, args.t2t_steps, work_dir) if args.t2t_python else None
     text = tables(rows, t2t)
     print("\n" + text)
