@@ -134,7 +134,8 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
       mode: a `DatasetSplit` value; training drops examples longer than `max_length`,
         evaluation keeps them unless `eval_drop_long_sequences` (or shapes are fixed).
       fixed_shapes: pad every sequence feature to a length of `fixed_bucket_lengths` and drop
-        each bucket's remainder (TPU / XLA).
+        each bucket's remainder (TPU / XLA); examples per batch as T2T's scheme gives a bucket of
+        that length (`bucket_batch_sizes`).
       num_replicas: batch sizes are per replica, as T2T's are per core.
       drop_long: drop examples longer than `max_length` in evaluation too (models whose
         attention has a fixed longest input: Sinkhorn, SortCut).
@@ -160,8 +161,8 @@ def batch_dataset(dataset, problem, hparams, mode, fixed_shapes=False, num_repli
         # Each example is padded to the shortest bucket length that holds it; every batch of a
         # bucket has the same shape (remainders dropped), so each length compiles once.
         lengths = fixed_bucket_lengths(max_length, hparams.min_length_bucket)
-        sizes = [(max(1, hparams.batch_size // length) if tokens else hparams.batch_size) * num_replicas
-                 for length in lengths]
+        sizes = [size * num_replicas for size in (bucket_batch_sizes(hparams.batch_size, lengths[:-1], max_length)
+                                                  if tokens else [hparams.batch_size] * len(lengths))]
         return dataset.bucket_by_sequence_length(
             example_length, [length + 1 for length in lengths], sizes + [sizes[-1]], pad_to_bucket_boundary=True,
             drop_remainder=True).prefetch(tf.data.AUTOTUNE)
