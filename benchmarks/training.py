@@ -1,7 +1,8 @@
 """Training throughput: steps/s and tokens/s per attention type, stage by stage, and against T2T.
 
 Usage: python benchmarks/training.py [--types dot_product sinkhorn ...] [--steps 200] [--quick]
-                                     [--t2t_python PATH] [--out benchmarks/training_cpu]
+                                     [--t2t_python PATH] [--fixed_steps 400]
+                                     [--out benchmarks/training_cpu]
 
 Part 1, per attention type on two problems: the T2T sort problem (`algorithmic_sort_problem`,
 dynamic length buckets and, with `--xla_compile`'s fixed-shape buckets, XLA) and a packed
@@ -13,7 +14,11 @@ this script writes: the speed does not depend on the text). For each it measures
 and names the slowest stage (the one with the lowest steps/s alone; "+ input sharing its cores"
 when the loop is more than 10% slower than it: the input pipeline's threads take CPU from the step).
 
-Part 2 (`--t2t_python`, the interpreter of a Tensor2Tensor 1.15.7 install, e.g. the one
+Part 2 (`--fixed_steps`, 400 by default): our `t2t-trainer` trains `transformer_tiny` on the sort
+data twice, with dynamic length buckets and with `--xla_compile` (fixed-shape buckets, the TPU
+path); steady-state steps/s is the median of the progress lines (every 50 steps) after the first.
+
+Part 3 (`--t2t_python`, the interpreter of a Tensor2Tensor 1.15.7 install, e.g. the one
 `shared/tools/real_t2t/setup_real_t2t.sh` builds): T2T's own `t2t-datagen` writes the sort data,
 then T2T's trainer and this project's `t2t-trainer` train `transformer_tiny` on that same data dir
 for `--t2t_steps` steps, one after the other; steady-state steps/s is the median of the progress
@@ -138,11 +143,31 @@ def matmul_floor(trainer, batches, repeats=3):
     return len(batches) / seconds, flops / seconds / 1e9
 
 
+def stacked_loop_rate(trainer, batches, steps, kept_calls, most_calls=16):
+    """Steps/s of the TPU-style loop: host calls that each draw a stack of `steps` batches of one
+    bucket length from the input pipeline and run them in one XLA program, timed one by one. A
+    call on a bucket length this loop has not run before compiles it and is left out, until
+    `kept_calls` calls are kept (or `most_calls` are made), so the rate covers the buckets' mix."""
+    run = tf.function(lambda stack: trainer.strategy.run(trainer._multi_step, args=(stack,))[0])
+    seen, seconds, kept = set(), 0.0, 0
+    for _ in range(most_calls):
+        start = time.perf_counter()
+        stack = next(batches)
+        float(run(stack))
+        length = next(iter(stack.values())).shape[-1]
+        if length in seen:
+            seconds, kept = seconds + time.perf_counter() - start, kept + 1
+        seen.add(length)
+        if kept == kept_calls:
+            break
+    return kept * steps / seconds
+
+
 def measure(problem, data_dir, kind, steps, xla, work_dir):
     """Steps/s of the input pipeline, the training step and the training loop, and tokens/s.
 
     With `xla` (fixed-shape buckets, the TPU-style loop) one host call runs `steps` steps of one
-    bucket length; the warm-up calls compile every bucket length the data reaches first."""
+    bucket length, and calls that compile a bucket length are left out (`stacked_loop_rate`)."""
     hp = hparams_for(problem.name, kind)
     trainer = Trainer(problem, "transformer", hp, data_dir, tempfile.mkdtemp(dir=work_dir), tf.distribute.get_strategy(),
                       fixed_shapes=xla, xla_compile=xla, iterations_per_loop=steps, seed=1, log=lambda s: None)
@@ -166,7 +191,7 @@ def measure(problem, data_dir, kind, steps, xla, work_dir):
     if trainer.stacked:
         train = trainer._train_stacked
         step_rate = rate(lambda: float(train(one)), steps, warm_up=len(held))
-        loop_rate = rate(lambda: float(train(batches)), steps, warm_up=len(lengths) + 1)
+        loop_rate = stacked_loop_rate(trainer, batches, steps, kept_calls=len(lengths) + 2)
     else:
         chunk = tf.constant(steps)
         step_rate = rate(lambda: float(trainer._train_chunk(one, chunk)), steps, warm_up=2)
@@ -195,35 +220,52 @@ def steady_rates(text, pattern):
     return rates, statistics.median(rates[1:]) if len(rates) > 1 else None
 
 
+TRAIN_FLAGS = ["--model=transformer", "--hparams_set=transformer_tiny", "--local_eval_frequency=100000",
+               "--schedule=train", "--random_seed=1"]
+OUR_TRAINER = [sys.executable, "-m", "sinkhorn_t2t.bin.t2t_trainer"]
+
+
+def run_trainer(name, command, output_dir, pattern):
+    """Runs a trainer command to its end: its progress lines' steps/s (`pattern`), their steady
+    value (the median after the first line, which holds start-up and compilation) and the wall time."""
+    start = time.perf_counter()
+    done = subprocess.run(command + [f"--output_dir={output_dir}"], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1"), cwd=ROOT)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{name} trainer failed:\n{done.stderr[-3000:]}")
+    rates, steady = steady_rates(done.stdout + done.stderr, pattern)
+    print(f"  {name:30s} steady {steady:.2f} steps/s (progress lines {rates}), wall {wall:.0f} s", flush=True)
+    return dict(rates=rates, steady_steps_per_s=steady, wall_s=wall)
+
+
 def compare_with_t2t(t2t_python, steps, work_dir):
     """T2T writes the sort data; T2T's trainer and ours train transformer_tiny on it."""
     data_dir, tmp_dir = os.path.join(work_dir, "t2t_data"), os.path.join(work_dir, "t2t_tmp")
     usr_dir = os.path.join(os.path.dirname(ROOT), "shared", "tools", "real_t2t", "usr_dir")
     t2t = [t2t_python, "-m"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1")
     subprocess.run(t2t + ["tensor2tensor.bin.t2t_datagen", f"--problem={SORT}", f"--data_dir={data_dir}",
                           f"--tmp_dir={tmp_dir}", f"--t2t_usr_dir={usr_dir}"],
-                   check=True, capture_output=True, env=env)
-    flags = [f"--problem={SORT}", "--model=transformer", "--hparams_set=transformer_tiny", f"--data_dir={data_dir}",
-             f"--train_steps={steps}", "--local_eval_frequency=100000", "--log_step_count_steps=100",
-             "--schedule=train", "--random_seed=1"]
-    results = {}
-    for name, command in (("T2T 1.15.7", t2t + ["tensor2tensor.bin.t2t_trainer", f"--t2t_usr_dir={usr_dir}"]),
-                          ("sinkhorn-t2t", [sys.executable, "-m", "sinkhorn_t2t.bin.t2t_trainer"])):
-        start = time.perf_counter()
-        done = subprocess.run(command + flags + [f"--output_dir={os.path.join(work_dir, 'out_' + name[:3])}"],
-                              capture_output=True, text=True, env=env, cwd=ROOT)
-        wall = time.perf_counter() - start
-        if done.returncode:
-            raise RuntimeError(f"{name} trainer failed:\n{done.stderr[-3000:]}")
-        pattern = r"global_step/sec: ([0-9.]+)" if name.startswith("T2T") else r"([0-9.]+) steps/s"
-        rates, steady = steady_rates(done.stdout + done.stderr, pattern)
-        results[name] = dict(rates=rates, steady_steps_per_s=steady, wall_s=wall)
-        print(f"  {name:14s} steady {steady:.2f} steps/s (progress lines {rates}), wall {wall:.0f} s", flush=True)
-    return results
+                   check=True, capture_output=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1"))
+    flags = [f"--problem={SORT}", f"--data_dir={data_dir}", f"--train_steps={steps}", "--log_step_count_steps=100",
+             *TRAIN_FLAGS]
+    return {"T2T 1.15.7": run_trainer("T2T 1.15.7", t2t + ["tensor2tensor.bin.t2t_trainer", f"--t2t_usr_dir={usr_dir}"]
+                                      + flags, os.path.join(work_dir, "out_T2T"), r"global_step/sec: ([0-9.]+)"),
+            "sinkhorn-t2t": run_trainer("sinkhorn-t2t", OUR_TRAINER + flags, os.path.join(work_dir, "out_sin"),
+                                        r"([0-9.]+) steps/s")}
 
 
-def tables(rows, t2t):
+def compare_fixed_shapes(data_dir, steps, work_dir):
+    """Our trainer on the sort data, dynamic length buckets vs `--xla_compile` (fixed-shape
+    buckets, 50 steps per XLA program): progress lines every 50 steps."""
+    flags = [f"--problem={SORT}", f"--data_dir={data_dir}", f"--train_steps={steps}", "--log_step_count_steps=50",
+             *TRAIN_FLAGS]
+    return {name: run_trainer(name, OUR_TRAINER + flags + extra, os.path.join(work_dir, "out_xla" if extra else "out_dynamic"),
+                              r"([0-9.]+) steps/s")
+            for name, extra in (("dynamic shapes", []), ("--xla_compile (fixed buckets)", ["--xla_compile"]))}
+
+
+def tables(rows, t2t, fixed):
     lines = ["| problem | attention | shapes | input (batches/s) | step alone (steps/s) | training loop (steps/s) | "
              "real tokens/s | matmuls alone (steps/s) | matmuls' share of the step | slowest stage |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -239,6 +281,14 @@ def tables(rows, t2t):
     for kind in dict.fromkeys(r["kind"] for r in rows):
         if (kind, True) in sort_rates and (kind, False) in sort_rates:
             lines.append(f"| {kind} | {sort_rates[kind, True] / sort_rates[kind, False]:.2f}x |")
+    if fixed:
+        dynamic, compiled = fixed["runs"].values()
+        lines += ["", f"| our trainer, sort problem, {fixed['steps']} steps | progress lines (steps/s, every 50 steps) | "
+                  "steady steps/s (median after the first) | wall (s) |", "|---|---|---|---|"]
+        lines += [f"| {name} | {' '.join(f'{x:.2f}' for x in v['rates'])} | {v['steady_steps_per_s']:.2f} | "
+                  f"{v['wall_s']:.0f} |" for name, v in fixed["runs"].items()]
+        lines.append(f"| ratio (fixed / dynamic) | | {compiled['steady_steps_per_s'] / dynamic['steady_steps_per_s']:.2f}x | "
+                     f"{compiled['wall_s'] / dynamic['wall_s']:.2f}x |")
     if t2t:
         ours, theirs = t2t["sinkhorn-t2t"], t2t["T2T 1.15.7"]
         lines += ["", "| transformer_tiny, T2T's sort data | steady steps/s | wall (s) |", "|---|---|---|"]
@@ -287,6 +337,8 @@ def main(argv=None):
     parser.add_argument("--rows_from", help="JSON of an earlier (interrupted) run whose rows are kept")
     parser.add_argument("--t2t_python", help="python of a Tensor2Tensor 1.15.7 install, for the side-by-side run")
     parser.add_argument("--t2t_steps", type=int, default=600)
+    parser.add_argument("--fixed_steps", type=int, default=400,
+                        help="steps of our trainer on the sort problem with dynamic and with fixed shapes (0: skip)")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "training_cpu"))
     args = parser.parse_args(argv)
     if args.steps < 1:
@@ -316,15 +368,19 @@ def main(argv=None):
                       f"{row['step_steps_per_s']:7.2f}/s  loop {row['train_steps_per_s']:7.2f}/s  "
                       f"{row['tokens_per_s']:9.0f} tok/s  matmuls alone {row['matmul_floor_steps_per_s']:6.2f}/s "
                       f"({row['matmul_gflops']:.0f} GFLOP/s)  slowest: {row['slowest']}", flush=True)
+    fixed = None
+    if args.fixed_steps and SORT in args.problems and not args.quick:
+        fixed = dict(steps=args.fixed_steps, runs=compare_fixed_shapes(os.path.join(work_dir, SORT), args.fixed_steps,
+                                                                        work_dir))
     t2t = compare_with_t2t(args.t2t_python, args.t2t_steps, work_dir) if args.t2t_python else None
-    text = tables(rows, t2t)
+    text = tables(rows, t2t, fixed)
     print("\n" + text)
     header = (f"transformer_tiny per attention type, {args.steps} steps per stage, {where}, TF {tf.__version__}. "
               "Sort: T2T's sort problem, block 8; packed LM: rows of 1024 bytes, block 64.\n\n")
     with open(args.out + ".md", "w") as f:
         f.write(header + text + "\n")
     with open(args.out + ".json", "w") as f:
-        json.dump(dict(device=where, steps=args.steps, rows=rows, t2t=t2t), f, indent=1)
+        json.dump(dict(device=where, steps=args.steps, rows=rows, t2t=t2t, fixed_vs_dynamic=fixed), f, indent=1)
     plot(rows, args.out + ".png")
     print(f"\nwrote {args.out}.md, {args.out}.json, {args.out}.png")
     return 0

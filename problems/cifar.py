@@ -63,10 +63,12 @@ class ImageCifar10PlainGenFlat(Problem):
         return {"image/encoded": tf.io.FixedLenFeature([], tf.string),
                 "image/class/label": tf.io.FixedLenFeature([1], tf.int64)}
 
-    def decode_example(self, serialized):
-        parsed = tf.io.parse_single_example(serialized, self.example_reading_spec())
-        pixels = tf.reshape(tf.cast(tf.io.decode_png(parsed["image/encoded"], channels=3), tf.int64), [-1])
-        return {"inputs": pixels, "targets": parsed["image/class/label"]}
+    def decode_examples(self, serialized):
+        parsed = tf.io.parse_example(serialized, self.example_reading_spec())
+        images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=3), parsed["image/encoded"],
+                           fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        return {"inputs": tf.reshape(tf.cast(images, tf.int64), [tf.shape(images)[0], -1]),
+                "targets": parsed["image/class/label"]}
 
     def _reverse_or_copy(self, example):
         if self._was_reversed:

@@ -57,12 +57,13 @@ def bucket_batch_sizes(batch_size, boundaries, max_length):
 
 
 def fixed_bucket_lengths(max_length, min_length=8):
-    """The padded lengths of fixed-shape batches: powers of two and one and a half times powers of
-    two from `min_length` up to `max_length`, and `max_length` itself (one XLA program per
-    length, about 2 log2(max / min) + 1 of them; at most a third of a batch is padding)."""
+    """The padded lengths of fixed-shape batches: four per octave (`2^k` times 1, 5/4, 3/2 and
+    7/4, whole numbers only) from `min_length` up to `max_length`, and `max_length` itself: one XLA
+    program per length the data reaches, and an example longer than `min_length` is padded by under
+    a fifth of its bucket's length."""
     lengths, x = [], 1 << max(int(min_length) - 1, 0).bit_length()
     while x < max_length:
-        lengths += [x] + ([x * 3 // 2] if x >= 2 and x * 3 // 2 < max_length else [])
+        lengths += sorted({x * n // 4 for n in (4, 5, 6, 7) if x * n % 4 == 0 and x * n // 4 < max_length})
         x *= 2
     return lengths + [max_length]
 

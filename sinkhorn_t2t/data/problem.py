@@ -13,6 +13,7 @@ class DatasetSplit:
 
 
 SPLIT_FILES = {DatasetSplit.TRAIN: "train", DatasetSplit.EVAL: "dev", DatasetSplit.TEST: "test"}
+PARSE_BATCH = 64  # records per parse op (`Problem.decode_examples`)
 
 
 class Modality:
@@ -116,14 +117,19 @@ class Problem:
         (a truncated or overwritten shard), or None when all do. Reads every record."""
         for path in self.data_files(data_dir, mode):
             try:
-                tf.data.TFRecordDataset(path).map(self.decode_example).reduce(0, lambda count, _: count + 1)
+                tf.data.TFRecordDataset(path).batch(PARSE_BATCH).map(self.decode_examples).reduce(
+                    0, lambda count, _: count + 1)
             except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
                 return path, str(err).strip().splitlines()[0]
         return None
 
-    def decode_example(self, serialized):
-        parsed = tf.io.parse_single_example(serialized, self.example_reading_spec())
-        return {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v for k, v in parsed.items()}
+    def decode_examples(self, serialized):
+        """Records `[N]` -> features with a leading `N` axis (ragged `[N, None]` for variable-length
+        ones), for `unbatch`: one parse op per `PARSE_BATCH` records, not one per record, leaves
+        the CPU to the training step."""
+        spec = {key: tf.io.RaggedFeature(feature.dtype) if isinstance(feature, tf.io.VarLenFeature) else feature
+                for key, feature in self.example_reading_spec().items()}
+        return tf.io.parse_example(serialized, spec)
 
     def preprocess_example(self, example, mode, hparams):
         """Truncates inputs / targets to `max_input_seq_length` / `max_target_seq_length` (0 = off)."""
@@ -150,8 +156,9 @@ class Problem:
             ds = ds.shuffle(len(files), seed=seed)
         ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = ds.map(self.decode_example, num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.map(self._reverse_or_copy)
+        ds = ds.batch(PARSE_BATCH).map(self.decode_examples, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+        if self._was_reversed or self._was_copy:
+            ds = ds.map(self._reverse_or_copy)
         if preprocess:
             ds = ds.map(lambda ex: self.preprocess_example(ex, mode, hparams), num_parallel_calls=tf.data.AUTOTUNE)
         return ds

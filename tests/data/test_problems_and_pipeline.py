@@ -121,25 +121,29 @@ def test_token_batches_are_t2t_s_buckets(sort_data):
 
 
 def test_fixed_shapes_for_tpu(sort_data):
-    """Fixed shapes come from a few bucket lengths (2^k and 1.5 * 2^k up to max_length): each example
-    is padded to the shortest one that holds it, each bucket's batches all have one shape with
-    T2T's examples per batch for that length (batch_size / length rounded down to a divisor of 48,
-    the largest highly composite number <= 3 x 16), and no batch is ragged (remainders dropped)."""
+    """Fixed shapes come from a few bucket lengths (2^k times 1, 5/4, 3/2 and 7/4 up to max_length):
+    each example is padded to the shortest one that holds it, each bucket's batches all have one
+    shape with T2T's examples per batch for that length (batch_size / length rounded down to a
+    divisor of 48, the largest highly composite number <= 3 x 16), and no batch is ragged
+    (remainders dropped)."""
     problem, data_dir = sort_data
     hp = registry.hparams("transformer_test")
     hp.override_from_dict(dict(batch_size=64, max_length=16, min_length_bucket=4))
-    assert fixed_bucket_lengths(16, 4) == [4, 6, 8, 12, 16] and fixed_bucket_lengths(20, 8) == [8, 12, 16, 20]
-    assert fixed_bucket_lengths(256, 8) == [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+    assert fixed_bucket_lengths(16, 4) == [4, 5, 6, 7, 8, 10, 12, 14, 16]
+    assert fixed_bucket_lengths(20, 8) == [8, 10, 12, 14, 16, 20] and fixed_bucket_lengths(6, 1) == [1, 2, 3, 4, 5, 6]
+    assert fixed_bucket_lengths(256, 8) == [8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160,
+                                            192, 224, 256]
     ds = batch_dataset(problem.dataset("train", data_dir, hp), problem, hp, "train", fixed_shapes=True)
+    sizes = {4: 16, 5: 12, 6: 8, 7: 8, 8: 8, 10: 6, 12: 4}  # 64 // length, down to a divisor of 48
     shapes = set()
-    for batch in ds.take(60).as_numpy_iterator():
+    for batch in ds.take(100).as_numpy_iterator():
         length = batch["inputs"].shape[1]
-        assert batch["targets"].shape[1] == length and batch["inputs"].shape[0] == {4: 16, 6: 8, 8: 8, 12: 4}[length]
+        assert batch["targets"].shape[1] == length and batch["inputs"].shape[0] == sizes[length]
         true_lengths = np.maximum((batch["inputs"] > 0).sum(1), (batch["targets"] > 0).sum(1))
-        shorter = {4: 0, 6: 4, 8: 6, 12: 8, 16: 12}[length]  # the next shorter bucket
+        shorter = {4: 0, 5: 4, 6: 5, 7: 6, 8: 7, 10: 8, 12: 10}[length]  # the next shorter bucket
         assert shorter < true_lengths.min() and true_lengths.max() <= length  # the shortest bucket that holds it
         shapes.add(batch["inputs"].shape)
-    assert shapes == {(16, 4), (8, 6), (8, 8), (4, 12)}  # sort examples of 2 to 11 ids: four buckets
+    assert shapes == {(n, length) for length, n in sizes.items()}  # sort examples of 2 to 11 ids: seven buckets
 
 
 def test_generated_shards_are_the_round_robin_records_shuffled_with_the_seed(tmp_path):
