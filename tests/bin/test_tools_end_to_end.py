@@ -187,8 +187,9 @@ def test_xla_compiled_training_with_static_shapes(sort_data, tmp_path):
                       "--train_steps=3", "--log_step_count_steps=1", "--schedule=train")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step 3/3" in result.stdout
-    # max_length 24 with T2T's min_length_bucket 8: four padded lengths.
-    assert "fixed shapes: 1 step(s) per XLA program, one compilation per bucket length [8, 12, 16, 24]" in result.stdout
+    # max_length 24 with T2T's min_length_bucket 8: 8 x (1, 5/4, 3/2, 7/4), 16 x (1, 5/4) and 24.
+    assert ("fixed shapes: 1 step(s) per XLA program, one compilation per bucket length [8, 10, 12, 14, 16, 20, 24]"
+            in result.stdout)
 
 
 def test_changed_hparams_for_an_existing_output_dir_are_reported(sort_data, tmp_path):
