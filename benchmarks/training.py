@@ -220,8 +220,13 @@ def steady_rates(text, pattern):
     return rates, statistics.median(rates[1:]) if len(rates) > 1 else None
 
 
-TRAIN_FLAGS = ["--model=transformer", "--hparams_set=transformer_tiny", "--local_eval_frequency=100000",
-               "--schedule=train", "--random_seed=1"]
+def sort_training_flags(data_dir, steps, log_every):
+    """The trainer flags (T2T's and ours) of the side-by-side runs: `transformer_tiny` on the sort data."""
+    return [f"--problem={SORT}", f"--data_dir={data_dir}", f"--train_steps={steps}",
+            f"--log_step_count_steps={log_every}", "--model=transformer", "--hparams_set=transformer_tiny",
+            "--local_eval_frequency=100000", "--schedule=train", "--random_seed=1"]
+
+
 OUR_TRAINER = [sys.executable, "-m", "sinkhorn_t2t.bin.t2t_trainer"]
 
 
@@ -247,8 +252,7 @@ def compare_with_t2t(t2t_python, steps, work_dir):
     subprocess.run(t2t + ["tensor2tensor.bin.t2t_datagen", f"--problem={SORT}", f"--data_dir={data_dir}",
                           f"--tmp_dir={tmp_dir}", f"--t2t_usr_dir={usr_dir}"],
                    check=True, capture_output=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1"))
-    flags = [f"--problem={SORT}", f"--data_dir={data_dir}", f"--train_steps={steps}", "--log_step_count_steps=100",
-             *TRAIN_FLAGS]
+    flags = sort_training_flags(data_dir, steps, log_every=100)
     return {"T2T 1.15.7": run_trainer("T2T 1.15.7", t2t + ["tensor2tensor.bin.t2t_trainer", f"--t2t_usr_dir={usr_dir}"]
                                       + flags, os.path.join(work_dir, "out_T2T"), r"global_step/sec: ([0-9.]+)"),
             "sinkhorn-t2t": run_trainer("sinkhorn-t2t", OUR_TRAINER + flags, os.path.join(work_dir, "out_sin"),
@@ -258,11 +262,10 @@ def compare_with_t2t(t2t_python, steps, work_dir):
 def compare_fixed_shapes(data_dir, steps, work_dir):
     """Our trainer on the sort data, dynamic length buckets vs `--xla_compile` (fixed-shape
     buckets, 50 steps per XLA program): progress lines every 50 steps."""
-    flags = [f"--problem={SORT}", f"--data_dir={data_dir}", f"--train_steps={steps}", "--log_step_count_steps=50",
-             *TRAIN_FLAGS]
-    return {name: run_trainer(name, OUR_TRAINER + flags + extra, os.path.join(work_dir, "out_xla" if extra else "out_dynamic"),
-                              r"([0-9.]+) steps/s")
-            for name, extra in (("dynamic shapes", []), ("--xla_compile (fixed buckets)", ["--xla_compile"]))}
+    flags = sort_training_flags(data_dir, steps, log_every=50)
+    return {name: run_trainer(name, OUR_TRAINER + flags + extra, os.path.join(work_dir, out), r"([0-9.]+) steps/s")
+            for name, out, extra in (("dynamic shapes", "out_dynamic", []),
+                                     ("--xla_compile (fixed buckets)", "out_xla", ["--xla_compile"]))}
 
 
 def tables(rows, t2t, fixed):
@@ -283,11 +286,12 @@ def tables(rows, t2t, fixed):
             lines.append(f"| {kind} | {sort_rates[kind, True] / sort_rates[kind, False]:.2f}x |")
     if fixed:
         dynamic, compiled = fixed["runs"].values()
-        lines += ["", f"| our trainer, sort problem, {fixed['steps']} steps | progress lines (steps/s, every 50 steps) | "
-                  "steady steps/s (median after the first) | wall (s) |", "|---|---|---|---|"]
+        lines += ["", f"| our trainer, sort problem, {fixed['steps']} steps | progress lines (steps/s, every 50 "
+                  "steps) | steady steps/s (median after the first) | wall (s) |", "|---|---|---|---|"]
         lines += [f"| {name} | {' '.join(f'{x:.2f}' for x in v['rates'])} | {v['steady_steps_per_s']:.2f} | "
                   f"{v['wall_s']:.0f} |" for name, v in fixed["runs"].items()]
-        lines.append(f"| ratio (fixed / dynamic) | | {compiled['steady_steps_per_s'] / dynamic['steady_steps_per_s']:.2f}x | "
+        lines.append(f"| ratio (fixed / dynamic) | | "
+                     f"{compiled['steady_steps_per_s'] / dynamic['steady_steps_per_s']:.2f}x | "
                      f"{compiled['wall_s'] / dynamic['wall_s']:.2f}x |")
     if t2t:
         ours, theirs = t2t["sinkhorn-t2t"], t2t["T2T 1.15.7"]
