@@ -347,6 +347,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be >= 1, got {args.steps}")
+    if 0 < args.fixed_steps < 100:  # a steady rate needs a progress line (every 50 steps) after the first
+        parser.error(f"--fixed_steps must be 0 (skip) or >= 100, got {args.fixed_steps}")
+    if args.t2t_python and args.t2t_steps < 200:  # progress every 100 steps
+        parser.error(f"--t2t_steps must be >= 200, got {args.t2t_steps}")
     if args.quick:
         args.types, args.steps = args.types[:2], 4
     if args.t2t_python and not os.access(args.t2t_python, os.X_OK):
