@@ -3,7 +3,8 @@
 Usage: python benchmarks/attention.py [--lengths 1024 4096 16384] [--out benchmarks/attention_cpu]
 
 For every attention kind and length it times a forward+backward step in a `tf.function` (median
-of several runs), once as TensorFlow graph and once compiled by XLA (`jit_compile=True`), and
+of several runs), once as TensorFlow graph and once compiled by XLA (`jit_compile=True`); the steps
+of one length take turns during the measurement, so the machine's speed drifts alike for all, and
 records the peak memory TensorFlow allocates during one step above what was already live
 (TensorFlow's own allocator statistics: on CPU they need the BFC allocator, turned on below).
 "layer" rows include the Q/K/V/output projections (and the SortNet); the "projections" row is
@@ -65,7 +66,11 @@ def score_bytes(kind, length):
 
 
 class Projections(keras.layers.Layer):
-    """The four projections of a self-attention layer alone: `out(query(x) + key(x) + value(x))`."""
+    """The four projections of a self-attention layer alone: `out(query(x) * key(x) + value(x))`.
+
+    The product keeps the three weight gradients apart, as attention does: with a plain sum
+    `query(x) + key(x) + value(x)` all three are the same `x^T dS`, which TensorFlow's graph
+    optimizer computes once, so the row would leave out two of the step's nine matmuls."""
 
     def build(self, input_shape):
         def dense(equation, shape, bias_axes, build_shape):
@@ -78,7 +83,7 @@ class Projections(keras.layers.Layer):
         self.out = dense("abcd,cde->abe", (None, MODEL_DIM), "e", (input_shape[0], input_shape[1], HEADS, HEAD_DIM))
 
     def call(self, x):
-        return self.out(self.q(x) + self.k(x) + self.v(x))
+        return self.out(self.q(x) * self.k(x) + self.v(x))
 
 
 def make_layer(kind):
@@ -158,26 +163,39 @@ def ops_step(kind, length, jit_compile):
     return step
 
 
-def measure(step, min_runs=3, max_runs=10, budget_s=8.0):
-    """Median seconds of a step and median peak bytes allocated during one step (the allocator's
-    peak varies by tens of MiB from step to step: one step's would be noise)."""
-    step.get_concrete_function()  # trace outside the measurement
-    times, peaks = [], []
+def measure(steps, rounds=5, round_seconds=0.5):
+    """Median seconds and median peak bytes of each step in `steps` ({name: step}), timed interleaved.
 
-    def run_once():
+    The steps take turns: each round runs every step (a fast one several times, for about
+    `round_seconds`), so a drift of this shared machine's speed during the measurement moves all of
+    them alike and the ratios between them stay fair. Peak bytes: what the allocator holds at most
+    during one step above what was live before it, median over the timed steps (one step's peak
+    varies by tens of MiB).
+    """
+    times = {name: [] for name in steps}
+    peaks = {name: [] for name in steps}
+
+    def run_once(name):
         tf.config.experimental.reset_memory_stats("CPU:0")
         before = tf.config.experimental.get_memory_info("CPU:0")["current"]
         start = time.perf_counter()
-        tf.nest.map_structure(lambda t: t.numpy(), step())
-        times.append(time.perf_counter() - start)
-        peaks.append(tf.config.experimental.get_memory_info("CPU:0")["peak"] - before)
+        tf.nest.map_structure(lambda t: t.numpy(), steps[name]())
+        times[name].append(time.perf_counter() - start)
+        peaks[name].append(tf.config.experimental.get_memory_info("CPU:0")["peak"] - before)
 
-    run_once()  # the first call also compiles (XLA) and allocates: not timed
-    runs = max(min_runs, min(max_runs, int(budget_s / max(times.pop(), 1e-3))))
-    peaks.clear()
-    for _ in range(runs):
-        run_once()
-    return statistics.median(times), statistics.median(peaks)
+    repeats = {}
+    for name, step in steps.items():
+        step.get_concrete_function()  # trace outside the measurement
+        run_once(name)  # the first call also compiles (XLA) and allocates: not timed
+        run_once(name)
+        repeats[name] = max(1, min(5, int(round_seconds / max(times[name][-1], 1e-3))))
+        times[name].clear()
+        peaks[name].clear()
+    for _ in range(rounds):
+        for name in steps:
+            for _ in range(repeats[name]):
+                run_once(name)
+    return {name: (statistics.median(times[name]), statistics.median(peaks[name])) for name in steps}
 
 
 def fits(kind, length, memory_limit_gb):
@@ -186,9 +204,12 @@ def fits(kind, length, memory_limit_gb):
 
 
 def run(lengths, memory_limit_gb):
+    """Rows for every mode, length and kind; the kinds of one mode and length (graph and XLA) are
+    timed together, interleaved (`measure`)."""
     rows = []
     for mode, builder in (("ops", ops_step), ("layer", layer_step)):
         for length in lengths:
+            measured, steps = [], {}
             for kind in KINDS:
                 if kind in (OPS_ONLY if mode == "layer" else LAYER_ONLY):
                     continue
@@ -196,14 +217,19 @@ def run(lengths, memory_limit_gb):
                            + (projection_flops(length) if mode == "layer" and kind != "block_matmul" else 0))
                 if kind == "projections":
                     row["flops"] = projection_flops(length)
+                rows.append(row)
                 if not fits(kind, length, memory_limit_gb):
-                    rows.append(dict(row, skipped=True))
+                    row["skipped"] = True
                     print(f"  {mode:5s} {kind:16s} L={length:6d}  skipped (does not fit)", flush=True)
                     continue
-                row["seconds"], row["peak_bytes"] = measure(builder(kind, length, jit_compile=False))
-                row["xla_seconds"], _ = measure(builder(kind, length, jit_compile=True))
-                rows.append(row)
-                print(f"  {mode:5s} {kind:16s} L={length:6d}  {row['seconds'] * 1e3:9.1f} ms  "
+                measured.append(row)
+                steps[kind, False] = builder(kind, length, jit_compile=False)
+                steps[kind, True] = builder(kind, length, jit_compile=True)
+            results = measure(steps)
+            for row in measured:
+                row["seconds"], row["peak_bytes"] = results[row["kind"], False]
+                row["xla_seconds"] = results[row["kind"], True][0]
+                print(f"  {mode:5s} {row['kind']:16s} L={length:6d}  {row['seconds'] * 1e3:9.1f} ms  "
                       f"{row['peak_bytes'] / 2**20:9.1f} MiB  XLA {row['xla_seconds'] * 1e3:9.1f} ms", flush=True)
     return rows
 

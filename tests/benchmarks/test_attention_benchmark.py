@@ -30,3 +30,17 @@ def test_benchmark_rejects_a_bad_length():
     result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "attention.py"), "--lengths", "100"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "--lengths" in result.stderr
+
+
+def test_projections_row_does_every_projection_matmul():
+    """The floor row's three input-projection weight gradients differ (as in attention), so no
+    graph optimisation can share one `x^T dS` between them and skip two of the step's matmuls."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import attention
+
+    grads = attention.layer_step("projections", 64, jit_compile=False)()
+    kernels = [g.numpy() for g in grads if g.shape.rank == 3 and g.shape[0] == attention.MODEL_DIM]
+    assert len(kernels) == 3
+    for i in range(3):
+        for j in range(i):
+            assert abs(kernels[i] - kernels[j]).max() > 1e-3 * abs(kernels[i]).max()
