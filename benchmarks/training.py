@@ -47,7 +47,7 @@ import tensorflow as tf  # noqa: E402
 from sinkhorn_t2t import registry  # noqa: E402
 from sinkhorn_t2t.data.problem import DatasetSplit  # noqa: E402
 from sinkhorn_t2t.models.attention_factory import SELF_ATTENTION_TYPES  # noqa: E402
-from sinkhorn_t2t.training.trainer import Trainer  # noqa: E402
+from sinkhorn_t2t.training.trainer import COMPILED_MESSAGE, Trainer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SORT, PACKED_LM = "algorithmic_sort_problem", "languagemodel_lm1b_characters_packed"
@@ -190,7 +190,7 @@ def measure(problem, data_dir, kind, steps, xla, work_dir):
     one = iter(cached.repeat())
     if trainer.stacked:
         train = trainer._train_stacked
-        step_rate = rate(lambda: float(train(one)), steps, warm_up=len(held))
+        step_rate = rate(lambda: float(train(one)[0]), steps, warm_up=len(held))
         loop_rate = stacked_loop_rate(trainer, batches, steps, kept_calls=len(lengths) + 2)
     else:
         chunk = tf.constant(steps)
@@ -216,8 +216,20 @@ def slowest_stage(row):
 
 
 def steady_rates(text, pattern):
-    rates = [float(m) for m in re.findall(pattern, text)]
-    return rates, statistics.median(rates[1:]) if len(rates) > 1 else None
+    """The progress lines' steps/s (`pattern`), their median after the first, and their median
+    over the lines after the first whose interval compiled no new bucket length (the trainer logs
+    each bucket length's compilation before the progress line it falls in)."""
+    rates, compiled, compiling = [], [], False
+    for line in text.splitlines():
+        compiling = compiling or COMPILED_MESSAGE in line
+        found = re.search(pattern, line)
+        if found:
+            rates.append(float(found.group(1)))
+            compiled.append(compiling)
+            compiling = False
+    clean = [r for r, c in zip(rates[1:], compiled[1:]) if not c]
+    return (rates, statistics.median(rates[1:]) if len(rates) > 1 else None,
+            statistics.median(clean) if clean else None, sum(compiled))
 
 
 def sort_training_flags(data_dir, steps, log_every):
@@ -239,9 +251,11 @@ def run_trainer(name, command, output_dir, pattern):
     wall = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"{name} trainer failed:\n{done.stderr[-3000:]}")
-    rates, steady = steady_rates(done.stdout + done.stderr, pattern)
-    print(f"  {name:30s} steady {steady:.2f} steps/s (progress lines {rates}), wall {wall:.0f} s", flush=True)
-    return dict(rates=rates, steady_steps_per_s=steady, wall_s=wall)
+    rates, steady, compiled_once, compiles = steady_rates(done.stdout + done.stderr, pattern)
+    print(f"  {name:30s} steady {steady:.2f} steps/s (progress lines {rates}; {compiles} with a bucket length's "
+          f"compilation), wall {wall:.0f} s", flush=True)
+    return dict(rates=rates, steady_steps_per_s=steady, compiled_steps_per_s=compiled_once, compiles=compiles,
+                wall_s=wall)
 
 
 def compare_with_t2t(t2t_python, steps, work_dir):
@@ -287,11 +301,16 @@ def tables(rows, t2t, fixed):
     if fixed:
         dynamic, compiled = fixed["runs"].values()
         lines += ["", f"| our trainer, sort problem, {fixed['steps']} steps | progress lines (steps/s, every 50 "
-                  "steps) | steady steps/s (median after the first) | wall (s) |", "|---|---|---|---|"]
+                  "steps) | steady steps/s (median after the first) | lines with a bucket length's compilation | "
+                  "steady steps/s once compiled (median of the other lines after the first) | wall (s) |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {name} | {' '.join(f'{x:.2f}' for x in v['rates'])} | {v['steady_steps_per_s']:.2f} | "
-                  f"{v['wall_s']:.0f} |" for name, v in fixed["runs"].items()]
+                  f"{v.get('compiles', '-')} | {_cell(v.get('compiled_steps_per_s'))} | {v['wall_s']:.0f} |"
+                  for name, v in fixed["runs"].items()]
+        once = [v.get("compiled_steps_per_s") for v in (compiled, dynamic)]
         lines.append(f"| ratio (fixed / dynamic) | | "
-                     f"{compiled['steady_steps_per_s'] / dynamic['steady_steps_per_s']:.2f}x | "
+                     f"{compiled['steady_steps_per_s'] / dynamic['steady_steps_per_s']:.2f}x | | "
+                     f"{_cell(once[0] / once[1] if None not in once else None, 'x')} | "
                      f"{compiled['wall_s'] / dynamic['wall_s']:.2f}x |")
     if t2t:
         ours, theirs = t2t["sinkhorn-t2t"], t2t["T2T 1.15.7"]
@@ -305,6 +324,10 @@ def tables(rows, t2t, fixed):
             lines.append(f"| 1.3x T2T / our step's matmuls alone (dot_product, dynamic) | "
                          f"{1.3 * theirs['steady_steps_per_s'] / floor[0]:.2f}x | |")
     return "\n".join(lines)
+
+
+def _cell(value, unit=""):
+    return "-" if value is None else f"{value:.2f}{unit}"
 
 
 def plot(rows, path):

@@ -36,6 +36,7 @@ class WorkerLostError(RuntimeError):
     """Another worker of a multi-worker run stopped answering; every worker must be restarted."""
 
 # What a collective op raises when a peer is gone or the collective timeout passed.
+COMPILED_MESSAGE = "XLA program compiled on its first host call"  # logged once per bucket length (stacked loop)
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
                tf.errors.AbortedError)
 
@@ -290,10 +291,13 @@ class Trainer:
 
     @tf.function
     def _train_stacked(self, iterator):
-        per_replica = self.strategy.run(self._multi_step, args=(next(iterator),))
+        """One host call of the TPU-style loop: the mean loss and the bucket length it ran at."""
+        stacked = next(iterator)
+        per_replica = self.strategy.run(self._multi_step, args=(stacked,))
         self.step.assign_add(self.loop_steps)
         loss_sum = self.strategy.reduce("sum", per_replica[0], axis=None)
-        return loss_sum / tf.maximum(self.strategy.reduce("sum", per_replica[1], axis=None), 1.0)
+        length = tf.shape(self.strategy.experimental_local_results(stacked["targets"])[0])[-1]
+        return loss_sum / tf.maximum(self.strategy.reduce("sum", per_replica[1], axis=None), 1.0), length
 
     @tf.function
     def _train_chunk(self, iterator, steps):
@@ -385,14 +389,19 @@ class Trainer:
     def _train_loop(self, iterator, saver, writer, start, train_steps, save_every, log_every, eval_every, eval_steps):
         began, step = time.time(), start
         t0, since = time.time(), start  # the last progress line
+        compiled = set()  # bucket lengths whose XLA program this process has compiled (stacked loop)
         while step < train_steps:
             boundaries = [train_steps, (step // log_every + 1) * log_every, (step // save_every + 1) * save_every]
             if eval_every:
                 boundaries.append((step // eval_every + 1) * eval_every)
             chunk = self.loop_steps if self.stacked else min(min(boundaries) - step, self.iterations_per_loop)
+            called = time.time()
             try:
-                loss = float(self._train_stacked(iterator) if self.stacked
-                             else self._train_chunk(iterator, tf.constant(chunk)))
+                if self.stacked:
+                    loss, length = self._train_stacked(iterator)
+                else:
+                    loss, length = self._train_chunk(iterator, tf.constant(chunk)), None
+                loss = float(loss)
             except PEER_ERRORS as err:
                 if self.num_workers == 1:
                     raise
@@ -408,6 +417,10 @@ class Trainer:
                     raise self._corrupt(err, DatasetSplit.TRAIN, found) from None
                 raise
             step = int(self.step.numpy())
+            if length is not None and int(length) not in compiled:
+                compiled.add(int(length))
+                self.log(f"bucket length {int(length)}: {COMPILED_MESSAGE} "
+                         f"(steps {step - chunk + 1}-{step}, {time.time() - called:.1f} s with the compilation)")
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at step {step}; lower the learning rate or check data.")
             crossed = lambda every: step // every > (step - chunk) // every  # noqa: E731

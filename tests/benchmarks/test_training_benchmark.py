@@ -35,3 +35,23 @@ def test_step_matmul_flops_match_the_transformer_counted_by_hand(tmp_path):
     assert sum(m[-1] for m in matmuls) == 3 * forward
     floor_rate, gflops = training.matmul_floor(trainer, [features, features], repeats=1)
     assert floor_rate > 0 and gflops > 0
+
+
+def test_steady_rate_once_compiled_leaves_out_the_lines_that_compiled():
+    """Progress lines whose interval logged a bucket length's compilation are left out of the
+    steady rate once compiled (not of the plain median after the first line)."""
+    log = "\n".join([
+        f"bucket length 8: {training.COMPILED_MESSAGE} (steps 1-50, 40.0 s with the compilation)",
+        "step 50/300  loss 3.0  1.00 steps/s",
+        "step 100/300  loss 2.9  2.00 steps/s",
+        f"bucket length 12: {training.COMPILED_MESSAGE} (steps 101-150, 30.0 s with the compilation)",
+        "step 150/300  loss 2.8  1.20 steps/s",
+        "step 200/300  loss 2.7  2.20 steps/s",
+        "step 250/300  loss 2.6  2.40 steps/s",
+        f"bucket length 16: {training.COMPILED_MESSAGE} (steps 251-300, 30.0 s with the compilation)",
+        "step 300/300  loss 2.5  1.30 steps/s"])
+    rates, steady, compiled, compiles = training.steady_rates(log, r"([0-9.]+) steps/s")
+    assert rates == [1.0, 2.0, 1.2, 2.2, 2.4, 1.3]
+    assert steady == 2.0  # median of 2.0 1.2 2.2 2.4 1.3
+    assert compiled == 2.2  # median of 2.0 2.2 2.4
+    assert compiles == 3

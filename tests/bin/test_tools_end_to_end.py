@@ -1,6 +1,7 @@
 """datagen -> train -> eval -> decode through the real console scripts, on tiny settings."""
 import json
 import os
+import re
 import signal
 import time
 
@@ -190,6 +191,11 @@ def test_xla_compiled_training_with_static_shapes(sort_data, tmp_path):
     # max_length 24 with T2T's min_length_bucket 8: 8 x (1, 5/4, 3/2, 7/4), 16 x (1, 5/4) and 24.
     assert ("fixed shapes: 1 step(s) per XLA program, one compilation per bucket length [8, 10, 12, 14, 16, 20, 24]"
             in result.stdout)
+    # Each bucket length the data reached is compiled once, on its first host call.
+    compiled = re.findall(r"bucket length (\d+): XLA program compiled on its first host call \(steps (\d+)-", result.stdout)
+    lengths = [int(length) for length, _ in compiled]
+    assert compiled and len(set(lengths)) == len(lengths) and set(lengths) <= {8, 10, 12, 14, 16, 20, 24}
+    assert compiled[0][1] == "1"
 
 
 def test_changed_hparams_for_an_existing_output_dir_are_reported(sort_data, tmp_path):

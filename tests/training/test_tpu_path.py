@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.models.attention_factory import SELF_ATTENTION_TYPES
-from sinkhorn_t2t.training.trainer import Trainer
+from sinkhorn_t2t.training.trainer import COMPILED_MESSAGE, Trainer
 from tests.data.test_text_problems import ToyPackedLM, _generated
 
 
@@ -41,8 +41,14 @@ def test_the_multi_step_function_compiles_with_xla_at_static_shapes(packed_data,
     assert all(v.shape[0] == 3 and None not in v.shape for v in batch.values())  # 3 steps of fixed-shape batches
     hlo = trainer._multi_step.experimental_get_compiler_ir(batch)(stage="hlo")
     assert "while" in hlo and "<=" not in hlo  # one XLA loop over the steps, no bounded-dynamic shapes
+    logs = []
+    trainer.log = logs.append
     assert trainer.train(6, save_every=6, log_every=3) == 6
     assert trainer.optimizer.iterations.numpy() == 6
+    # Two host calls at the one bucket length of the packed rows: compiled once, on the first.
+    length = batch["targets"].shape[-1]
+    compiled = [line for line in logs if COMPILED_MESSAGE in line]
+    assert len(compiled) == 1 and compiled[0].startswith(f"bucket length {length}: {COMPILED_MESSAGE} (steps 1-3,")
 
 
 def test_stacked_steps_equal_single_steps(packed_data, tmp_path):
