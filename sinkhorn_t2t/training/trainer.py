@@ -35,8 +35,9 @@ class DataError(RuntimeError):
 class WorkerLostError(RuntimeError):
     """Another worker of a multi-worker run stopped answering; every worker must be restarted."""
 
-# What a collective op raises when a peer is gone or the collective timeout passed.
 COMPILED_MESSAGE = "XLA program compiled on its first host call"  # logged once per bucket length (stacked loop)
+
+# What a collective op raises when a peer is gone or the collective timeout passed.
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
                tf.errors.AbortedError)
 
@@ -399,6 +400,7 @@ class Trainer:
             try:
                 if self.stacked:
                     loss, length = self._train_stacked(iterator)
+                    length = int(length)
                 else:
                     loss, length = self._train_chunk(iterator, tf.constant(chunk)), None
                 loss = float(loss)
@@ -417,9 +419,9 @@ class Trainer:
                     raise self._corrupt(err, DatasetSplit.TRAIN, found) from None
                 raise
             step = int(self.step.numpy())
-            if length is not None and int(length) not in compiled:
-                compiled.add(int(length))
-                self.log(f"bucket length {int(length)}: {COMPILED_MESSAGE} "
+            if length is not None and length not in compiled:
+                compiled.add(length)
+                self.log(f"bucket length {length}: {COMPILED_MESSAGE} "
                          f"(steps {step - chunk + 1}-{step}, {time.time() - called:.1f} s with the compilation)")
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at step {step}; lower the learning rate or check data.")
