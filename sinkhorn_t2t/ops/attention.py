@@ -38,6 +38,7 @@ def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None, bi
       bias: float32 broadcastable to `[..., Lq, Lk]`, added to the scores. `MASKED_LOG_VALUE`
         excludes a key exactly (its weight is 0) as long as the query keeps some other key: a
         small broadcast bias is cheaper than `allowed`, which costs two selects over all scores.
+        A list of biases is added in turn, so broadcast parts are never summed to full size.
 
     Returns:
       `[..., Lq, Dv]` in the dtype of `v`.
@@ -46,7 +47,9 @@ def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None, bi
     q = q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)  # scale the (smaller) queries, not the scores
     logits = tf.matmul(q, k, transpose_b=True)
     if bias is not None:
-        logits = tf.cast(logits, tf.float32) + bias
+        logits = tf.cast(logits, tf.float32)
+        for part in bias if isinstance(bias, (list, tuple)) else [bias]:
+            logits += part
     weights = masked_softmax(logits, allowed)
     if dropout_rate:
         weights = dropout(weights, dropout_rate, seed=seed)
@@ -316,8 +319,11 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         local_allowed = _and(local_allowed, same_segment(segments, segments))
     if causal:
         local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
+    if combine == "concat" and causal and mb is None and segment_ids is None:
+        out = dot_product_attention(qb, tf.concat([kb, sorted_k], axis=-2), tf.concat([vb, sorted_v], axis=-2),
+                                    None, dropout_rate, seed, bias=_causal_concat_bias(perm, block_size))
+        return from_blocks(out, -3)
     sorted_allowed = _sorted_key_allowed(perm, mb, block_size, causal)  # [B, H, NB, 1, b] or None
-
     if combine == "concat":
         allowed = None
         if sorted_allowed is not None:
@@ -339,6 +345,19 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         out = dot_product_attention(qb, kb, vb, local_allowed, dropout_rate, seed)
         out += dot_product_attention(qb, sorted_k, sorted_v, sorted_allowed, dropout_rate, seed)
     return from_blocks(out, -3)
+
+
+def _causal_concat_bias(perm, block_size):
+    """Score biases of causal "concat" attention without masks, `[b, 2b]` and `[B, H, NB, 1, 2b]`
+    (added in turn to the `[B, H, NB, b, 2b]` scores): local keys after the query and the whole
+    sorted block of an empty `perm` row (block 0) get `MASKED_LOG_VALUE`. Every query keeps its
+    own position, so they exclude exactly what the masks would, without the two full-size selects
+    of `masked_softmax` and the mask they keep for the gradient."""
+    local = tf.where(_causal_allowed(block_size, block_size), 0.0, MASKED_LOG_VALUE)  # [b, b]
+    has_sorted = tf.reduce_any(perm > 0, axis=-1)[..., None, None]  # [B, H, NB, 1, 1]
+    sorted_part = tf.where(has_sorted, tf.zeros([block_size], tf.float32), MASKED_LOG_VALUE)  # [B, H, NB, 1, b]
+    return [tf.concat([local, tf.zeros([block_size, block_size])], -1),
+            tf.concat([tf.zeros_like(sorted_part), sorted_part], -1)]
 
 
 def _segment_perm(perm, segment_ids, block_size):

@@ -26,12 +26,18 @@ def allowed_entries(shape_like, mask=None, causal=False):
     return None if mask is None else tf.cast(mask, tf.bool)
 
 
-def _normalize(x, allowed, axis):
-    """Subtract the log-sum-exp over `axis`, keeping excluded entries excluded."""
-    if allowed is None:
-        return tf.nn.log_softmax(x, axis=axis)  # one fused op for x - logsumexp(x)
-    x = tf.where(allowed, x, MASKED_LOG_VALUE)
-    return tf.where(allowed, x - tf.reduce_logsumexp(x, axis=axis, keepdims=True), MASKED_LOG_VALUE)
+def _exclusion_bias(allowed):
+    """float32 0 where `allowed`, `MASKED_LOG_VALUE` elsewhere (None for None)."""
+    return None if allowed is None else tf.where(allowed, 0.0, MASKED_LOG_VALUE)
+
+
+def _normalize(x, bias, axis):
+    """Subtracts the log-sum-exp over `axis` (one fused op), then adds `bias` (see
+    `_exclusion_bias`): excluded entries come in at or below `MASKED_LOG_VALUE`, so they weigh
+    exactly 0 in the sum, and leave below it. Adding a small broadcast bias instead of two
+    full-size selects keeps no mask for the gradient and half the ops."""
+    x = tf.nn.log_softmax(x, axis=axis)
+    return x if bias is None else x + bias
 
 
 def _shifted(x, axis, shift, fill):
@@ -65,7 +71,7 @@ def running_logsumexp(x, axis=-2):
         while shift < n:
             earlier = _shifted(y, axis, shift, MASKED_LOG_VALUE)
             top = tf.maximum(y, earlier)
-            y = top + tf.math.log(tf.exp(y - top) + tf.exp(earlier - top))
+            y = top + tf.math.softplus(tf.minimum(y, earlier) - top)  # log(e^y + e^earlier)
             shift *= 2
 
         def grad(upstream):
@@ -82,7 +88,10 @@ def running_logsumexp(x, axis=-2):
                 decay = tf.exp(tf.minimum(y - later(y, shift, -MASKED_LOG_VALUE), 0.0))
                 return shift * 2, h + decay * later(h, shift, 0.0)
 
-            _, h = tf.while_loop(lambda shift, h: shift < n, step, (tf.constant(1), upstream))
+            # One step at a time: the decays need only `y`, and with parallel iterations every
+            # step's decay would be computed (and held) at once, 4x the memory.
+            _, h = tf.while_loop(lambda shift, h: shift < n, step, (tf.constant(1), upstream),
+                                 parallel_iterations=1)
             return tf.exp(tf.minimum(x - y, 0.0)) * h
 
         return y, grad
@@ -90,11 +99,11 @@ def running_logsumexp(x, axis=-2):
     return scan(x)
 
 
-def _normalize_columns_causal(x, allowed):
-    """Causal column normalisation: row i divides by column sums over rows 0..i only."""
-    x = tf.where(allowed, x, MASKED_LOG_VALUE)
+def _normalize_columns_causal(x, bias):
+    """Causal column normalisation: row i divides by column sums over rows 0..i only (`bias` and
+    excluded entries as in `_normalize`)."""
     running = running_logsumexp(x, axis=-2) if x.shape[-2] is not None else tf.math.cumulative_logsumexp(x, axis=-2)
-    return tf.where(allowed, x - running, MASKED_LOG_VALUE)
+    return x - running + bias
 
 
 def sinkhorn(log_alpha, n_iters, mask=None, causal=False):
@@ -132,18 +141,19 @@ def sinkhorn(log_alpha, n_iters, mask=None, causal=False):
     if x.shape.rank is not None and x.shape.rank < 2:
         raise ValueError(f"sinkhorn: `log_alpha` must have shape [..., N, N], got {x.shape}.")
     allowed = allowed_entries(x, mask, causal)
+    bias = _exclusion_bias(allowed)
     if allowed is not None:
         x = tf.where(allowed, x, MASKED_LOG_VALUE)
     if n_iters == 0:
-        return _normalize(x, allowed, axis=-1)
+        x = _normalize(x, bias, axis=-1)
     for _ in range(n_iters):
         if causal:
-            x = _normalize_columns_causal(x, allowed)
-            x = _normalize(x, allowed, axis=-1)
+            x = _normalize_columns_causal(x, bias)
+            x = _normalize(x, bias, axis=-1)
         else:
-            x = _normalize(x, allowed, axis=-1)
-            x = _normalize(x, allowed, axis=-2)
-    return x
+            x = _normalize(x, bias, axis=-1)
+            x = _normalize(x, bias, axis=-2)
+    return x if allowed is None else tf.where(allowed, x, MASKED_LOG_VALUE)
 
 
 def causal_sinkhorn_row(log_row, row_index, column_lse, n_iters):
@@ -167,15 +177,16 @@ def causal_sinkhorn_row(log_row, row_index, column_lse, n_iters):
     x = tf.cast(log_row, tf.float32)
     n = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
     allowed = tf.range(n) < row_index
+    bias = _exclusion_bias(allowed)
     x = tf.where(allowed, x, MASKED_LOG_VALUE)
     if n_iters == 0:
-        return _normalize(x, allowed, axis=-1), column_lse
+        return tf.where(allowed, _normalize(x, bias, axis=-1), MASKED_LOG_VALUE), column_lse
     sums = []
     for k in range(n_iters):
         running = tf.math.reduce_logsumexp(tf.stack([column_lse[..., k, :], x]), axis=0)
         sums.append(running)
-        x = _normalize(tf.where(allowed, x - running, MASKED_LOG_VALUE), allowed, axis=-1)
-    return x, tf.stack(sums, axis=-2)
+        x = _normalize(x - running + bias, bias, axis=-1)
+    return tf.where(allowed, x, MASKED_LOG_VALUE), tf.stack(sums, axis=-2)
 
 
 def sample_gumbel(shape, seed=None):

@@ -58,6 +58,7 @@ def test_masked_rows_and_columns_are_zero_not_nan(rng):
     grad = tape.gradient(loss, xt).numpy()
     assert np.isfinite(p).all() and np.isfinite(grad).all()
     np.testing.assert_array_equal(p[~mask], 0.0)
+    np.testing.assert_array_equal(log_p.numpy()[~mask], ops.MASKED_LOG_VALUE)  # the documented log value
     allowed_rows = [0, 1, 2, 4]
     np.testing.assert_allclose(p[:, allowed_rows].sum(-1), 1.0, atol=1e-3)
 
@@ -77,7 +78,9 @@ def test_gradients_are_finite_and_nonzero(rng):
 def test_causal_sinkhorn_matches_numpy_and_rows_are_convex(rng):
     x = rng.normal(size=(2, 6, 6)).astype("float32")
     for n_iters in (1, 2, 5):
-        p = np.exp(ops.sinkhorn(x, n_iters, causal=True).numpy())
+        log_p = ops.sinkhorn(x, n_iters, causal=True).numpy()
+        np.testing.assert_array_equal(log_p[:, np.triu(np.ones((6, 6), bool))], ops.MASKED_LOG_VALUE)
+        p = np.exp(log_p)
         for b in range(2):
             np.testing.assert_allclose(p[b], ref.causal_sinkhorn(x[b], n_iters), atol=1e-5)
         np.testing.assert_array_equal(p[:, np.triu(np.ones((6, 6), bool))], 0.0)  # only j < i
