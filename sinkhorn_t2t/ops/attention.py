@@ -321,7 +321,7 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
     if combine == "concat" and causal and mb is None and segment_ids is None:
         out = dot_product_attention(qb, tf.concat([kb, sorted_k], axis=-2), tf.concat([vb, sorted_v], axis=-2),
-                                    None, dropout_rate, seed, bias=_causal_concat_bias(perm, block_size))
+                                    None, dropout_rate, seed, bias=_causal_concat_bias(perm, local_allowed))
         return from_blocks(out, -3)
     sorted_allowed = _sorted_key_allowed(perm, mb, block_size, causal)  # [B, H, NB, 1, b] or None
     if combine == "concat":
@@ -347,13 +347,15 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
     return from_blocks(out, -3)
 
 
-def _causal_concat_bias(perm, block_size):
+def _causal_concat_bias(perm, local_allowed):
     """Score biases of causal "concat" attention without masks, `[b, 2b]` and `[B, H, NB, 1, 2b]`
-    (added in turn to the `[B, H, NB, b, 2b]` scores): local keys after the query and the whole
-    sorted block of an empty `perm` row (block 0) get `MASKED_LOG_VALUE`. Every query keeps its
-    own position, so they exclude exactly what the masks would, without the two full-size selects
-    of `masked_softmax` and the mask they keep for the gradient."""
-    local = tf.where(_causal_allowed(block_size, block_size), 0.0, MASKED_LOG_VALUE)  # [b, b]
+    (added in turn to the `[B, H, NB, b, 2b]` scores): local keys outside `local_allowed` (bool
+    `[b, b]`, the causal pattern) and the whole sorted block of an empty `perm` row (block 0) get
+    `MASKED_LOG_VALUE`. Every query keeps its own position, so they exclude exactly what the masks
+    would, without the two full-size selects of `masked_softmax` and the mask they keep for the
+    gradient."""
+    block_size = local_allowed.shape[-1]
+    local = tf.where(local_allowed, 0.0, MASKED_LOG_VALUE)  # [b, b]
     has_sorted = tf.reduce_any(perm > 0, axis=-1)[..., None, None]  # [B, H, NB, 1, 1]
     sorted_part = tf.where(has_sorted, tf.zeros([block_size], tf.float32), MASKED_LOG_VALUE)  # [B, H, NB, 1, b]
     return [tf.concat([local, tf.zeros([block_size, block_size])], -1),
