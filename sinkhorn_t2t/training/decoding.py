@@ -81,8 +81,8 @@ class Decoder:
             model(features, training=False)
         # XLA keeps the caches in place across the loop's iterations (plain graphs copy every cache
         # tensor at every step, which makes a step's cost grow with the buffer length).
-        self._greedy_graph = tf.function(self._greedy_loop, jit_compile=True)
-        self._beam_graph = tf.function(self._beam_loop, jit_compile=True)
+        self._greedy_graph = tf.function(self._greedy_loop, jit_compile=True, autograph=False)
+        self._beam_graph = tf.function(self._beam_loop, jit_compile=True, autograph=False)
 
     # --- where a step's log-probabilities come from --------------------------------------------
     def init_state(self, inputs, rows, length, use_cache):

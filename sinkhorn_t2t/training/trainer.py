@@ -98,13 +98,15 @@ class Trainer:
         self.is_chief, self.num_workers, self.task = worker_role(strategy)
         self.iterations_per_loop = iterations_per_loop
         self.xla_compile = xla_compile
-        self._train_step = tf.function(self._replica_train_step, jit_compile=True) if xla_compile \
+        # The traced functions hold no Python control flow over tensors (loops are `tf.while_loop`s):
+        # tracing them without AutoGraph skips converting the model's source, seconds per process.
+        self._train_step = tf.function(self._replica_train_step, jit_compile=True, autograph=False) if xla_compile \
             else self._replica_train_step
         # TPU-style host loop: one XLA program runs `iterations_per_loop` steps on a stack of that
         # many fixed-shape batches (TPUStrategy, or the default device standing in for it).
         self.stacked = fixed_shapes and xla_compile and not isinstance(
             strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy))
-        self._multi_step = tf.function(self._replica_steps, jit_compile=True)
+        self._multi_step = tf.function(self._replica_steps, jit_compile=True, autograph=False)
 
     def _dummy_features(self):
         """A batch of one to build the model: 8 ids, or the fewest SortCut can attend over."""
@@ -290,7 +292,7 @@ class Trainer:
                                                 (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
         return loss_sum, weight_sum
 
-    @tf.function
+    @tf.function(autograph=False)
     def _train_stacked(self, iterator):
         """One host call of the TPU-style loop: the mean loss and the bucket length it ran at."""
         stacked = next(iterator)
@@ -300,15 +302,17 @@ class Trainer:
         length = tf.shape(self.strategy.experimental_local_results(stacked["targets"])[0])[-1]
         return loss_sum / tf.maximum(self.strategy.reduce("sum", per_replica[1], axis=None), 1.0), length
 
-    @tf.function
+    @tf.function(autograph=False)
     def _train_chunk(self, iterator, steps):
-        loss_sum = tf.constant(0.0)
-        weight_sum = tf.constant(0.0)
-        for _ in tf.range(steps):
+        """`steps` training steps in one host call; the mean loss."""
+        def body(i, loss_sum, weight_sum):
             per_replica = self.strategy.run(self._train_step, args=(next(iterator),))
-            loss_sum += self.strategy.reduce("sum", per_replica[0], axis=None)
-            weight_sum += self.strategy.reduce("sum", per_replica[1], axis=None)
             self.step.assign_add(1)
+            return (i + 1, loss_sum + self.strategy.reduce("sum", per_replica[0], axis=None),
+                    weight_sum + self.strategy.reduce("sum", per_replica[1], axis=None))
+
+        _, loss_sum, weight_sum = tf.while_loop(lambda i, *_: i < steps, body,
+                                                (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
         return loss_sum / tf.maximum(weight_sum, 1.0)
 
     def _replica_eval_step(self, features):
@@ -319,7 +323,7 @@ class Trainer:
         sums["loss"] = (loss_sum, weight_sum)
         return sums
 
-    @tf.function(reduce_retracing=True)  # length buckets vary; trace a shape-generic step
+    @tf.function(reduce_retracing=True, autograph=False)  # traced once, for the shape-generic element_spec
     def _eval_step(self, features):
         per_replica = self.strategy.run(self._replica_eval_step, args=(features,))
         return tf.nest.map_structure(lambda t: self.strategy.reduce("sum", t, axis=None), per_replica)
@@ -449,6 +453,7 @@ class Trainer:
     def evaluate(self, eval_steps=100, mode=DatasetSplit.EVAL):
         """Metrics over `eval_steps` batches of the dev split (all of it when eval_steps <= 0)."""
         dataset = self._dataset(mode)
+        self._eval_step.get_concrete_function(dataset.element_spec)  # every bucket length runs this one trace
         totals = None
         iterator = iter(dataset)
         batches = 0

@@ -137,6 +137,22 @@ def test_text_problems_train_and_evaluate(tmp_path, problem_cls, model):
     assert 0.0 <= results["accuracy"] <= 1.0 and np.isfinite(results["neg_log_perplexity"])
 
 
+
+def test_evaluation_traces_its_step_once_for_every_bucket_length(tmp_path):
+    """Dev batches of several lengths (T2T's length buckets) all run one shape-generic trace of
+    the evaluation step; evaluating again traces nothing and gives the same metrics."""
+    problem = ToyTranslate()
+    data_dir = _generated(problem, tmp_path)
+    hp = registry.hparams("transformer_test")
+    hp.override_from_dict(dict(max_length=64, batch_size=24))
+    trainer = Trainer(problem, "transformer", hp, data_dir, str(tmp_path / "model"), tf.distribute.get_strategy(),
+                      log=lambda s: None)
+    lengths = {int(batch["targets"].shape[1]) for batch in trainer._dataset("eval")}
+    assert len(lengths) >= 3, lengths
+    first = trainer.evaluate(0)
+    assert trainer.evaluate(0) == first
+    assert trainer._eval_step.experimental_get_tracing_count() == 1
+
 class ToyPackedLM(ToyLM):
     packed_length = 64
 
