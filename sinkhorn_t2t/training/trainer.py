@@ -49,6 +49,17 @@ def op_message(err):
     return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text)[:200]
 
 
+def _summed_steps(steps, step):
+    """Runs `step(i)` -> (loss, weight) for i < `steps` in one `tf.while_loop`; the summed loss and weight."""
+    def body(i, loss_sum, weight_sum):
+        loss, weight = step(i)
+        return i + 1, loss_sum + loss, weight_sum + weight
+
+    _, loss_sum, weight_sum = tf.while_loop(lambda i, *_: i < steps, body,
+                                            (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+    return loss_sum, weight_sum
+
+
 def _format_seconds(seconds):
     seconds = int(seconds)
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -283,14 +294,8 @@ class Trainer:
         """`iterations_per_loop` training steps in one XLA program: `stacked` holds one batch per
         step (`[steps, batch, length]` per feature); returns the summed loss and weight."""
         steps = next(iter(stacked.values())).shape[0]
-
-        def body(i, loss_sum, weight_sum):
-            loss, weight = self._replica_train_step({k: tf.gather(v, i) for k, v in stacked.items()})
-            return i + 1, loss_sum + loss, weight_sum + weight
-
-        _, loss_sum, weight_sum = tf.while_loop(lambda i, *_: i < steps, body,
-                                                (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-        return loss_sum, weight_sum
+        return _summed_steps(steps, lambda i: self._replica_train_step(
+            {k: tf.gather(v, i) for k, v in stacked.items()}))
 
     @tf.function(autograph=False)
     def _train_stacked(self, iterator):
@@ -305,14 +310,12 @@ class Trainer:
     @tf.function(autograph=False)
     def _train_chunk(self, iterator, steps):
         """`steps` training steps in one host call; the mean loss."""
-        def body(i, loss_sum, weight_sum):
+        def step(_):
             per_replica = self.strategy.run(self._train_step, args=(next(iterator),))
             self.step.assign_add(1)
-            return (i + 1, loss_sum + self.strategy.reduce("sum", per_replica[0], axis=None),
-                    weight_sum + self.strategy.reduce("sum", per_replica[1], axis=None))
+            return tuple(self.strategy.reduce("sum", t, axis=None) for t in per_replica)
 
-        _, loss_sum, weight_sum = tf.while_loop(lambda i, *_: i < steps, body,
-                                                (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        loss_sum, weight_sum = _summed_steps(steps, step)
         return loss_sum / tf.maximum(weight_sum, 1.0)
 
     def _replica_eval_step(self, features):

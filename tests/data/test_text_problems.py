@@ -137,7 +137,6 @@ def test_text_problems_train_and_evaluate(tmp_path, problem_cls, model):
     assert 0.0 <= results["accuracy"] <= 1.0 and np.isfinite(results["neg_log_perplexity"])
 
 
-
 def test_evaluation_traces_its_step_once_for_every_bucket_length(tmp_path):
     """Dev batches of several lengths (T2T's length buckets) all run one shape-generic trace of
     the evaluation step; evaluating again traces nothing and gives the same metrics."""
@@ -152,6 +151,7 @@ def test_evaluation_traces_its_step_once_for_every_bucket_length(tmp_path):
     first = trainer.evaluate(0)
     assert trainer.evaluate(0) == first
     assert trainer._eval_step.experimental_get_tracing_count() == 1
+
 
 class ToyPackedLM(ToyLM):
     packed_length = 64
