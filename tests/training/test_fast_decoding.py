@@ -75,25 +75,31 @@ def test_cached_decoding_equals_the_full_rerun(kind, overrides, has_inputs):
 
 
 def _teacher_forced_logp(model, sequences, inputs):
-    """Log-probabilities `(N, T, V)` of every position given the earlier tokens (full pass)."""
-    features = {"targets": np.asarray(sequences, np.int32)}
+    """Log-probabilities `(N, T, V)` of every position given the earlier tokens (full pass);
+    `inputs` `(1, Li)` are shared by the N sequences."""
+    import tensorflow as tf
+    features = {"targets": tf.constant(np.asarray(sequences, np.int32))}
     if inputs is not None:
-        features["inputs"] = np.asarray(inputs, np.int32)
+        features["inputs"] = tf.constant(np.repeat(np.asarray(inputs, np.int32), len(sequences), axis=0))
     logits = model(features, training=False).numpy().astype(np.float64)
     return logits - np.log(np.exp(logits).sum(-1, keepdims=True))
 
 
 def _t2t_beam_search(model, inputs, length, k, alpha):
     """T2T 1.15's `beam_search.beam_search` (stop_early) for one example, in NumPy, scoring every
-    hypothesis with a teacher-forced pass of the model over its tokens."""
+    hypothesis with a teacher-forced pass of the model over its tokens (the alive hypotheses of
+    a step in one batch)."""
+    import tensorflow as tf
+    full_pass = tf.function(lambda features, training: model(features, training=training))  # traced once
     neg_inf = 1e7
     penalty = lambda n: ((5.0 + n) / 6.0) ** alpha  # noqa: E731
     alive = [([], 0.0)] + [([], -neg_inf)] * (k - 1)
     done = [([0] * length, -neg_inf, False)] * k
     for i in range(length):
         candidates = []
-        for b, (seq, logp_so_far) in enumerate(alive):
-            logp = _teacher_forced_logp(model, [seq + [0] * (length - len(seq))], inputs)[0, i]
+        padded = [seq + [0] * (length - len(seq)) for seq, _ in alive]
+        logps = _teacher_forced_logp(full_pass, padded, inputs)[:, i]
+        for b, ((seq, logp_so_far), logp) in enumerate(zip(alive, logps)):
             for token in range(VOCAB):
                 candidates.append(((logp_so_far + logp[token]) / penalty(i + 1), b * VOCAB + token, seq + [token]))
         top = sorted(candidates, key=lambda c: (-c[0], c[1]))[:2 * k]
