@@ -5,6 +5,7 @@ re-implementation over the model's teacher-forced log-probabilities), sampling h
 top_p, and new input lengths reuse the traced graph."""
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from sinkhorn_t2t import registry
 from sinkhorn_t2t.hparam import HParams
@@ -77,7 +78,6 @@ def test_cached_decoding_equals_the_full_rerun(kind, overrides, has_inputs):
 def _teacher_forced_logp(model, sequences, inputs):
     """Log-probabilities `(N, T, V)` of every position given the earlier tokens (full pass);
     `inputs` `(1, Li)` are shared by the N sequences."""
-    import tensorflow as tf
     features = {"targets": tf.constant(np.asarray(sequences, np.int32))}
     if inputs is not None:
         features["inputs"] = tf.constant(np.repeat(np.asarray(inputs, np.int32), len(sequences), axis=0))
@@ -89,7 +89,6 @@ def _t2t_beam_search(model, inputs, length, k, alpha):
     """T2T 1.15's `beam_search.beam_search` (stop_early) for one example, in NumPy, scoring every
     hypothesis with a teacher-forced pass of the model over its tokens (the alive hypotheses of
     a step in one batch)."""
-    import tensorflow as tf
     full_pass = tf.function(lambda features, training: model(features, training=training))  # traced once
     neg_inf = 1e7
     penalty = lambda n: ((5.0 + n) / 6.0) ** alpha  # noqa: E731
