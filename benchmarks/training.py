@@ -102,6 +102,7 @@ def rate(fn, count, warm_up=1):
 
 
 MATMUL_TYPES = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
+MIXED_ELEMENTS = 6  # stacked elements (one bucket length each) read for the input rate and real tokens
 
 
 def step_matmuls(trainer, features):
@@ -174,14 +175,17 @@ def measure(problem, data_dir, kind, steps, xla, work_dir):
     trainer.loop_steps = steps
     per_element = steps if trainer.stacked else 1  # batches in one dataset element
     elements = steps // per_element
+    # A stacked element holds `steps` batches of one bucket length: the input rate and the real
+    # tokens per batch are taken over several elements, so that they follow the data's mix of lengths.
+    read_elements = max(elements, MIXED_ELEMENTS) if trainer.stacked else elements
     batches = iter(trainer._dataset(DatasetSplit.TRAIN))
     tokens = []
 
     def read():
-        for _ in range(elements):
+        for _ in range(read_elements):
             tokens.append(real_tokens(next(batches)) / per_element)
 
-    input_rate = rate(read, steps)
+    input_rate = rate(read, read_elements * per_element)
     held = [next(batches) for _ in range(max(elements, 4))]  # in memory: the step without the pipeline
     lengths = {tuple(next(iter(b.values())).shape) for b in held}
     cached = tf.data.Dataset.from_tensors(held[0])
