@@ -27,6 +27,71 @@ def masked_softmax(logits, allowed=None):
     return tf.where(allowed, weights, 0.0)
 
 
+def softmax_pair(a, b, a_allowed=None, b_allowed=None):
+    """The softmax of `concat([a, b], -1)` over the last axis, as its two parts, computed
+    without concatenating.
+
+    Scores of two key groups (a block's own keys and its sorted or summary keys) come from two
+    matmuls; concatenating them and splitting the weights again would copy the whole score tensor
+    twice each way, and `tf.nn.softmax` takes one tensor, hence this op. Its gradient needs only
+    the two outputs.
+
+    Args:
+      a: `[..., n]` and b: `[..., m]` scores (same leading axes).
+      a_allowed, b_allowed: optional bool broadcastable to `a` / `b`, False = excluded: its
+        weight is exactly 0. A row with nothing allowed is all zero (never NaN).
+
+    Returns:
+      float32 `([..., n], [..., m])` weights; each row of the pair sums to 1 (or is all zero).
+    """
+    parts = []
+    for scores, allowed in ((a, a_allowed), (b, b_allowed)):
+        scores = tf.cast(scores, tf.float32)
+        parts.append(scores if allowed is None else scores + tf.where(allowed, 0.0, MASKED_LOG_VALUE))
+    return _softmax_pair(*parts)
+
+
+@tf.custom_gradient
+def _softmax_pair(a, b):
+    """`softmax_pair` of scores where excluded entries are at or below `MASKED_LOG_VALUE`."""
+    top = tf.maximum(tf.reduce_max(a, -1, keepdims=True), tf.reduce_max(b, -1, keepdims=True))
+    top = tf.where(top > MASKED_LOG_VALUE / 2, top, -MASKED_LOG_VALUE)  # nothing allowed: every weight is 0
+    exp_a, exp_b = tf.exp(a - top), tf.exp(b - top)
+    total = tf.reduce_sum(exp_a, -1, keepdims=True) + tf.reduce_sum(exp_b, -1, keepdims=True)
+    scale = 1.0 / tf.maximum(total, 1e-30)
+    weights_a, weights_b = exp_a * scale, exp_b * scale
+
+    def grad(grad_a, grad_b):
+        inner = tf.reduce_sum(grad_a * weights_a, -1, keepdims=True) + tf.reduce_sum(grad_b * weights_b, -1,
+                                                                                       keepdims=True)
+        return weights_a * (grad_a - inner), weights_b * (grad_b - inner)
+
+    return (weights_a, weights_b), grad
+
+
+def _attend_pair(q, keys, values, allowed, dropout_rate, seed, shared=False):
+    """Query blocks `q [B, H, NB, b, D]` attend, in one softmax (`softmax_pair`), to two key
+    groups: `keys[0]` / `values[0]` `[B, H, NB, n, D]` per block and `keys[1]` / `values[1]`,
+    also per block, or with `shared` one `[B, H, S, D]` group that every block sees (its scores
+    and output are then one matmul over all `L` queries, the group never copied per block).
+    `allowed`: a pair of bool masks (or Nones) broadcastable to the two score parts. Returns
+    `[B, H, NB, b, Dv]`."""
+    q = q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)
+    block_size = q.shape[-2]
+
+    def second_group(x, group, transpose):  # x @ group, over all queries at once when the group is shared
+        product = tf.matmul(from_blocks(x, -3) if shared else x, group, transpose_b=transpose)
+        return to_blocks(product, block_size, -2) if shared else product
+
+    weights = softmax_pair(tf.matmul(q, keys[0], transpose_b=True), second_group(q, keys[1], True), *allowed)
+    if dropout_rate:
+        # A second draw: a generator (or None) gives a fresh seed, an int the next one.
+        seeds = (seed, seed + 1 if isinstance(seed, int) else seed)
+        weights = [dropout(w, dropout_rate, seed=s) for w, s in zip(weights, seeds)]
+    return (tf.matmul(tf.cast(weights[0], values[0].dtype), values[0])
+            + second_group(tf.cast(weights[1], values[1].dtype), values[1], False))
+
+
 def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None, bias=None):
     """`softmax(q k^T / sqrt(D) + bias) v` with a boolean mask.
 
@@ -180,22 +245,18 @@ def sparse_fixed_attention(q, k, v, block_size, stride, causal=False, key_mask=N
     _check_stride(block_size, stride)
     _check_block_size(block_size, q.shape[-2])
     qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
-    summary_k, summary_v = (from_blocks(t[..., block_size - stride:, :], -3)[:, :, None] for t in (kb, vb))
+    summary_k, summary_v = (from_blocks(t[..., block_size - stride:, :], -3) for t in (kb, vb))  # [B, H, NB c, D]
     nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
     summary_block = tf.repeat(tf.range(nb), stride)  # block of each summary key
     block = tf.range(nb)[:, None, None]
-    structure = _concat_keys(
-        _local_structure(nb, block_size, 0, causal) if causal else tf.ones([1, 1, block_size], tf.bool),
-        (summary_block < block) if causal else tf.not_equal(summary_block, block))  # [NB, 1 or b, b + NB c]
-    allowed = None
+    own_allowed = _local_structure(nb, block_size, 0, causal)  # [NB, b, b] or None
+    summary_allowed = (summary_block < block) if causal else tf.not_equal(summary_block, block)  # [NB, 1, NB c]
     mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
     if mb is not None:
-        summary_mask = from_blocks(mb[..., block_size - stride:], -2)[:, :, None, None, :]  # [B, 1, 1, 1, NB c]
-        allowed = _concat_keys(mb[..., None, :], summary_mask)
-    keys, values = ([blocks, tf.broadcast_to(summary, tf.concat([tf.shape(blocks)[:3], tf.shape(summary)[3:]], 0))]
-                    for blocks, summary in ((kb, summary_k), (vb, summary_v)))
-    out = _attend_with_structure(qb, tf.concat(keys, -2), tf.concat(values, -2), structure, allowed, dropout_rate,
-                                 seed)
+        own_allowed = _and(mb[..., None, :], own_allowed)
+        summary_allowed = _and(from_blocks(mb[..., block_size - stride:], -2)[:, :, None, None, :], summary_allowed)
+    out = _attend_pair(qb, (kb, summary_k), (vb, summary_v), (own_allowed, summary_allowed), dropout_rate, seed,
+                       shared=True)
     return from_blocks(out, -3)
 
 
@@ -264,13 +325,6 @@ def _sorted_key_allowed(perm, mask_blocks, block_size, causal):
     return (mass > 0)[..., None, :]
 
 
-def _concat_keys(a, b):
-    """Concatenates two bool masks along the key axis, broadcasting their other axes."""
-    prefix = tf.broadcast_dynamic_shape(tf.shape(a)[:-1], tf.shape(b)[:-1])
-    return tf.concat([tf.broadcast_to(a, tf.concat([prefix, tf.shape(a)[-1:]], 0)),
-                      tf.broadcast_to(b, tf.concat([prefix, tf.shape(b)[-1:]], 0))], axis=-1)
-
-
 def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=None, combine="concat",
                              dropout_rate=0.0, seed=None, segment_ids=None):
     """Sparse Sinkhorn attention (paper 3.2, causal 3.3): each query block attends to its own
@@ -319,19 +373,9 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         local_allowed = _and(local_allowed, same_segment(segments, segments))
     if causal:
         local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
-    if combine == "concat" and causal and mb is None and segment_ids is None:
-        out = dot_product_attention(qb, tf.concat([kb, sorted_k], axis=-2), tf.concat([vb, sorted_v], axis=-2),
-                                    None, dropout_rate, seed, bias=_causal_concat_bias(perm, local_allowed))
-        return from_blocks(out, -3)
     sorted_allowed = _sorted_key_allowed(perm, mb, block_size, causal)  # [B, H, NB, 1, b] or None
     if combine == "concat":
-        allowed = None
-        if sorted_allowed is not None:
-            if local_allowed is None:
-                local_allowed = tf.ones([1, 1, 1, 1, block_size], tf.bool)
-            allowed = _concat_keys(local_allowed, sorted_allowed)
-        out = dot_product_attention(
-            qb, tf.concat([kb, sorted_k], axis=-2), tf.concat([vb, sorted_v], axis=-2), allowed, dropout_rate, seed)
+        out = _attend_pair(qb, (kb, sorted_k), (vb, sorted_v), (local_allowed, sorted_allowed), dropout_rate, seed)
     elif combine == "sum_scores":
         allowed, values = local_allowed, sorted_v
         if sorted_allowed is not None:
@@ -345,21 +389,6 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         out = dot_product_attention(qb, kb, vb, local_allowed, dropout_rate, seed)
         out += dot_product_attention(qb, sorted_k, sorted_v, sorted_allowed, dropout_rate, seed)
     return from_blocks(out, -3)
-
-
-def _causal_concat_bias(perm, local_allowed):
-    """Score biases of causal "concat" attention without masks, `[b, 2b]` and `[B, H, NB, 1, 2b]`
-    (added in turn to the `[B, H, NB, b, 2b]` scores): local keys outside `local_allowed` (bool
-    `[b, b]`, the causal pattern) and the whole sorted block of an empty `perm` row (block 0) get
-    `MASKED_LOG_VALUE`. Every query keeps its own position, so they exclude exactly what the masks
-    would, without the two full-size selects of `masked_softmax` and the mask they keep for the
-    gradient."""
-    block_size = local_allowed.shape[-1]
-    local = tf.where(local_allowed, 0.0, MASKED_LOG_VALUE)  # [b, b]
-    has_sorted = tf.reduce_any(perm > 0, axis=-1)[..., None, None]  # [B, H, NB, 1, 1]
-    sorted_part = tf.where(has_sorted, tf.zeros([block_size], tf.float32), MASKED_LOG_VALUE)  # [B, H, NB, 1, b]
-    return [tf.concat([local, tf.zeros([block_size, block_size])], -1),
-            tf.concat([tf.zeros_like(sorted_part), sorted_part], -1)]
 
 
 def _segment_perm(perm, segment_ids, block_size):

@@ -128,8 +128,10 @@ def test_mixed_precision(rng, name, causal, policy, eps):
         float_ops = _float_ops(layer, x, mask)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    # Softmax, Sinkhorn's log-sum-exps, exp(log perm) and the Gumbel logs all run in float32.
-    assert ("Softmax", "float32") in float_ops and all(dtype == "float32" for _, dtype in float_ops), float_ops
+    # The attention softmax (a Softmax op, or the Exp of `softmax_pair`), Sinkhorn's log-sum-exps,
+    # exp(log perm) and the Gumbel logs all run in float32.
+    assert {"Softmax", "Exp"} & {op for op, _ in float_ops} and all(dtype == "float32" for _, dtype in float_ops), \
+        float_ops
     y = np.asarray(tf.cast(y, tf.float32))
     expected = reference(x, mask=mask).numpy()
     # A few roundings of the compute dtype, relative to the output scale. Measured over 4 seeds per

@@ -203,7 +203,8 @@ def test_fully_masked_query_gives_zeros_not_nan(rng):
     key_mask = np.zeros((B, L), bool)
     for fn in (lambda: ops.dense_attention(q, k, v, key_mask=key_mask),
                lambda: ops.sinkhorn_block_attention(q, k, v, _perm(rng, "soft"), BS, key_mask=key_mask),
-               lambda: ops.sortcut_attention(q, k, v, _perm(rng, "soft"), BS, 2, key_mask=key_mask)):
+               lambda: ops.sortcut_attention(q, k, v, _perm(rng, "soft"), BS, 2, key_mask=key_mask),
+               lambda: ops.sparse_fixed_attention(q, k, v, BS, 2, key_mask=key_mask)):
         out = fn().numpy()
         np.testing.assert_array_equal(out, 0.0)
 
@@ -223,7 +224,7 @@ def test_invalid_arguments_name_the_argument(rng):
 
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("with_mask", [False, True])
-@pytest.mark.parametrize("stride", [1, 3])
+@pytest.mark.parametrize("stride", [1, 3, 4])
 def test_sparse_fixed_attention_equals_dense_attention_under_the_pattern(rng, causal, with_mask, stride):
     """The structured computation (own block + every block's summary keys) gives exactly what a
     brute-force dense computation under Child et al.'s pattern gives."""
@@ -237,3 +238,67 @@ def test_sparse_fixed_attention_equals_dense_attention_under_the_pattern(rng, ca
     expected = ref.masked_attention(q, k, v, allowed, key_mask)
     np.testing.assert_allclose(out, expected, atol=2e-5)
     assert np.abs(expected).max() > 0.1  # not a vacuous zero output
+
+
+def _softmax_pair_reference(a, b, a_allowed, b_allowed, grad_a, grad_b):
+    """NumPy: softmax over the allowed entries of each row of `concat([a, b])` (zeros where
+    nothing is allowed), and the gradient of `sum(w * grad)` with respect to the scores."""
+    scores, allowed = np.concatenate([a, b], -1), np.concatenate([a_allowed, b_allowed], -1)
+    upstream = np.concatenate([grad_a, grad_b], -1)
+    weights, grads = np.zeros_like(scores), np.zeros_like(scores)
+    for row in np.ndindex(*scores.shape[:-1]):
+        keep = allowed[row]
+        if keep.any():
+            e = np.exp(scores[row][keep] - scores[row][keep].max())
+            w = e / e.sum()
+            weights[row][keep] = w
+            grads[row][keep] = w * (upstream[row][keep] - (w * upstream[row][keep]).sum())
+    n = a.shape[-1]
+    return weights[..., :n], weights[..., n:], grads[..., :n], grads[..., n:]
+
+
+def test_softmax_pair_is_the_softmax_of_the_concatenation_with_its_gradient(rng):
+    """Weights and score gradients equal a NumPy softmax over the concatenated allowed scores;
+    excluded entries weigh exactly 0 and rows with nothing allowed are all zero, gradient too."""
+    import tensorflow as tf
+
+    a, b = rng.normal(size=(3, 4, 5)).astype("float32") * 3, rng.normal(size=(3, 4, 7)).astype("float32") * 3
+    a_allowed, b_allowed = rng.random(size=a.shape) > 0.4, rng.random(size=b.shape) > 0.4
+    a_allowed[0, 1], b_allowed[0, 1] = False, False  # a row with nothing allowed
+    a_allowed[1, 2], b_allowed[2, 3] = False, True  # a row with only the second part, one all allowed
+    grad_a, grad_b = rng.normal(size=a.shape).astype("float32"), rng.normal(size=b.shape).astype("float32")
+    ta, tb = tf.constant(a), tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch([ta, tb])
+        wa, wb = ops.softmax_pair(ta, tb, a_allowed, b_allowed)
+        loss = tf.reduce_sum(wa * grad_a) + tf.reduce_sum(wb * grad_b)
+    da, db = tape.gradient(loss, [ta, tb])
+    expected = _softmax_pair_reference(a, b, a_allowed, b_allowed, grad_a, grad_b)
+    for got, want in zip((wa, wb, da, db), expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    assert np.all(wa.numpy()[~a_allowed] == 0) and np.all(wb.numpy()[~b_allowed] == 0)
+    assert np.all(wa.numpy()[0, 1] == 0) and np.all(wb.numpy()[0, 1] == 0)
+    sums = np.ones((3, 4))
+    sums[0, 1] = 0
+    np.testing.assert_allclose(wa.numpy().sum(-1) + wb.numpy().sum(-1), sums, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["sinkhorn", "sparse_fixed"])
+def test_attention_dropout_keeps_the_expected_output(rng, kind):
+    """Dropout on the attention weights (one softmax over two key groups) is unbiased: over many
+    copies of the same example (each its own dropout draw) the mean output approaches the
+    output without dropout, while copies differ."""
+    copies = 400
+    q, k, v = (np.tile(t, (copies, 1, 1, 1)) for t in _qkv(rng))
+    perm = np.tile(_perm(rng, "soft"), (copies, 1, 1, 1))
+
+    def attend(rate):
+        if kind == "sinkhorn":
+            return ops.sinkhorn_block_attention(q, k, v, perm, BS, dropout_rate=rate, seed=3).numpy()
+        return ops.sparse_fixed_attention(q, k, v, BS, 2, dropout_rate=rate, seed=3).numpy()
+
+    exact, draws = attend(0.0).reshape(copies, B, H, L, D), attend(0.5).reshape(copies, B, H, L, D)
+    assert np.abs(draws[0] - draws[1]).max() > 0.1
+    # One draw is off by about 0.4 (standard deviation) here: the mean of 400 by about 0.02.
+    assert np.abs(draws.mean(0) - exact[0]).mean() < 0.03
+    assert np.abs(draws.mean(0) - exact[0]).max() < 0.25
