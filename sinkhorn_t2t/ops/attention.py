@@ -27,6 +27,11 @@ def masked_softmax(logits, allowed=None):
     return tf.where(allowed, weights, 0.0)
 
 
+def _scaled_queries(q):
+    """`q / sqrt(D)`: the (smaller) queries are scaled, not the scores."""
+    return q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)
+
+
 def softmax_pair(a, b, a_allowed=None, b_allowed=None):
     """The softmax of `concat([a, b], -1)` over the last axis, as its two parts, computed
     without concatenating.
@@ -76,7 +81,7 @@ def _attend_pair(q, keys, values, allowed, dropout_rate, seed, shared=False):
     and output are then one matmul over all `L` queries, the group never copied per block).
     `allowed`: a pair of bool masks (or Nones) broadcastable to the two score parts. Returns
     `[B, H, NB, b, Dv]`."""
-    q = q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)
+    q = _scaled_queries(q)
     block_size = q.shape[-2]
 
     def second_group(x, group, transpose):  # x @ group, over all queries at once when the group is shared
@@ -109,7 +114,7 @@ def dot_product_attention(q, k, v, allowed=None, dropout_rate=0.0, seed=None, bi
       `[..., Lq, Dv]` in the dtype of `v`.
     """
     q, k, v = (tf.convert_to_tensor(t) for t in (q, k, v))
-    q = q * tf.cast(1.0 / math.sqrt(q.shape[-1]), q.dtype)  # scale the (smaller) queries, not the scores
+    q = _scaled_queries(q)
     logits = tf.matmul(q, k, transpose_b=True)
     if bias is not None:
         logits = tf.cast(logits, tf.float32)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from sinkhorn_t2t import ops
 from tests import numpy_reference as ref
@@ -260,8 +261,6 @@ def _softmax_pair_reference(a, b, a_allowed, b_allowed, grad_a, grad_b):
 def test_softmax_pair_is_the_softmax_of_the_concatenation_with_its_gradient(rng):
     """Weights and score gradients equal a NumPy softmax over the concatenated allowed scores;
     excluded entries weigh exactly 0 and rows with nothing allowed are all zero, gradient too."""
-    import tensorflow as tf
-
     a, b = rng.normal(size=(3, 4, 5)).astype("float32") * 3, rng.normal(size=(3, 4, 7)).astype("float32") * 3
     a_allowed, b_allowed = rng.random(size=a.shape) > 0.4, rng.random(size=b.shape) > 0.4
     a_allowed[0, 1], b_allowed[0, 1] = False, False  # a row with nothing allowed
