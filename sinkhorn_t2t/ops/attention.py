@@ -49,11 +49,12 @@ def softmax_pair(a, b, a_allowed=None, b_allowed=None):
     Returns:
       float32 `([..., n], [..., m])` weights; each row of the pair sums to 1 (or is all zero).
     """
-    parts = []
-    for scores, allowed in ((a, a_allowed), (b, b_allowed)):
-        scores = tf.cast(scores, tf.float32)
-        parts.append(scores if allowed is None else scores + tf.where(allowed, 0.0, MASKED_LOG_VALUE))
-    return _softmax_pair(*parts)
+    with tf.name_scope("softmax_pair"):
+        parts = []
+        for scores, allowed in ((a, a_allowed), (b, b_allowed)):
+            scores = tf.cast(scores, tf.float32)
+            parts.append(scores if allowed is None else scores + tf.where(allowed, 0.0, MASKED_LOG_VALUE))
+        return _softmax_pair(*parts)
 
 
 @tf.custom_gradient

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.graph_ops import attention_op_kind
 from tests.layers.layer_cases import ALL_CASES, BLOCK, CAUSAL_CAPABLE, FACTORIES
 from tests.layers.layer_reference import numpy_forward
 from tests.packed_layout import packed_segments
@@ -105,11 +106,13 @@ def test_forward_and_backward_compile_with_xla(rng, name, causal):
 
 
 def _float_ops(layer, x, mask, types=("Softmax", "LogSoftmax", "Exp", "Log")):
-    """dtypes of the softmax / exp / log ops in the traced training call, nested functions included."""
+    """dtypes of the softmax / exp / log ops in the traced training call, nested functions included
+    (those of `ops.softmax_pair` as "softmax_pair/<type>")."""
     graph = tf.function(lambda x, m: layer(x, mask=m, training=True)).get_concrete_function(
         tf.TensorSpec(x.shape, tf.float32), tf.TensorSpec(mask.shape, tf.bool)).graph
     graphs = [graph] + [g.graph for g in graph._functions.values() if hasattr(g, "graph")]
-    return {(op.type, op.get_attr("T").name) for g in graphs for op in g.get_operations() if op.type in types}
+    return {(attention_op_kind(op), op.get_attr("T").name) for g in graphs for op in g.get_operations()
+            if op.type in types}
 
 
 @pytest.mark.parametrize("policy,eps", [("mixed_bfloat16", 2.0**-8), ("mixed_float16", 2.0**-11)])
@@ -128,10 +131,10 @@ def test_mixed_precision(rng, name, causal, policy, eps):
         float_ops = _float_ops(layer, x, mask)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    # The attention softmax (a Softmax op, or the Exp of `softmax_pair`), Sinkhorn's log-sum-exps,
-    # exp(log perm) and the Gumbel logs all run in float32.
-    assert {"Softmax", "Exp"} & {op for op, _ in float_ops} and all(dtype == "float32" for _, dtype in float_ops), \
-        float_ops
+    # The attention softmax (a Softmax op, or the exponentials of `softmax_pair`), Sinkhorn's
+    # log-sum-exps, exp(log perm) and the Gumbel logs all run in float32.
+    assert {("Softmax", "float32"), ("softmax_pair/Exp", "float32")} & float_ops, float_ops
+    assert all(dtype == "float32" for _, dtype in float_ops), float_ops
     y = np.asarray(tf.cast(y, tf.float32))
     expected = reference(x, mask=mask).numpy()
     # A few roundings of the compute dtype, relative to the output scale. Measured over 4 seeds per

@@ -11,6 +11,7 @@ from sinkhorn_t2t import registry
 from sinkhorn_t2t.models.attention_factory import SELF_ATTENTION_TYPES
 from sinkhorn_t2t.training.trainer import COMPILED_MESSAGE, Trainer
 from tests.data.test_text_problems import ToyPackedLM, _generated
+from tests.graph_ops import attention_op_kind
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,8 @@ def _float_op_dtypes(trainer, features):
     graph = tf.function(trainer._replica_train_step).get_concrete_function(features).graph
     graphs = [graph] + [f.graph for f in graph._functions.values() if hasattr(f, "graph")]
     ops = [op for g in graphs for op in g.get_operations()]
-    kinds = {(op.type, op.get_attr("T").name) for op in ops if op.type in ("Softmax", "LogSoftmax", "Exp", "Log")}
+    kinds = {(attention_op_kind(op), op.get_attr("T").name) for op in ops
+             if op.type in ("Softmax", "LogSoftmax", "Exp", "Log")}
     matmuls = {op.get_attr("T").name for op in ops if op.type in ("MatMul", "BatchMatMulV2", "Einsum")}
     return kinds, matmuls
 
@@ -93,8 +95,9 @@ def test_bfloat16_trains_like_float32_with_float32_balancing(packed_data, tmp_pa
             features = next(iter(trainer.problem.dataset("train", packed_data[1], trainer.hparams).padded_batch(2)))
             kinds, matmuls = _float_op_dtypes(trainer, {k: tf.cast(v, tf.int32) for k, v in features.items()})
             assert "bfloat16" in matmuls, matmuls  # the projections really run in bfloat16
-            # The attention softmax (Softmax, or `softmax_pair`'s Exp) and the balancing run in float32.
-            assert {"Softmax", "Exp"} & {op for op, _ in kinds} and all(t == "float32" for _, t in kinds), kinds
+            # The attention softmax (Softmax, or `softmax_pair`'s exponentials) and the balancing run in float32.
+            assert {("Softmax", "float32"), ("softmax_pair/Exp", "float32")} & kinds, kinds
+            assert all(t == "float32" for _, t in kinds), kinds
         said = []
         trainer.log = said.append
         trainer.train(200, save_every=200, log_every=200)
