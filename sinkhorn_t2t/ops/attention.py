@@ -315,18 +315,18 @@ def _with_memory(blocks, m, axis):
     return tf.concat([tf.roll(blocks, s, axis=2) for s in range(m, 0, -1)] + [blocks], axis=axis)
 
 
-def _sorted_key_allowed(perm, mask_blocks, block_size, causal):
-    """Which sorted key slots hold real content: bool `[B, H, NB', 1, b]`, or None for all.
+def _sorted_key_allowed(perm, mask_blocks, causal):
+    """Which sorted key slots hold real content: bool `[B, H, NB', 1, b]` (`[B, H, NB', 1, 1]`
+    without a key mask), or None for all.
 
     The key mask is sorted with the keys; a slot counts when its sorted mass is > 0 (exactly the
     real keys of the chosen block under a hard permutation). Without a key mask only an empty
-    row of `perm` leaves slots empty: row 0 of a causal matrix. Non-causal rows are taken to carry
-    mass, as every Sinkhorn output's rows do, which spares a mask over the whole score tensor.
+    row of `perm` leaves slots empty, all of its block at once: row 0 of a causal matrix.
+    Non-causal rows are taken to carry mass, as every Sinkhorn output's rows do, which spares a
+    mask over the whole score tensor.
     """
     if mask_blocks is None:
-        if not causal:
-            return None
-        mask_blocks = tf.ones([1, 1, tf.shape(perm)[-1], block_size], tf.bool)
+        return tf.reduce_any(perm > 0, axis=-1)[..., None, None] if causal else None
     mass = sort_blocks(tf.cast(mask_blocks, perm.dtype)[..., None], perm)[..., 0]  # [B, H, NB', b]
     return (mass > 0)[..., None, :]
 
@@ -379,7 +379,7 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         local_allowed = _and(local_allowed, same_segment(segments, segments))
     if causal:
         local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
-    sorted_allowed = _sorted_key_allowed(perm, mb, block_size, causal)  # [B, H, NB, 1, b] or None
+    sorted_allowed = _sorted_key_allowed(perm, mb, causal)  # [B, H, NB, 1, b or 1] or None
     if combine == "concat":
         out = _attend_pair(qb, (kb, sorted_k), (vb, sorted_v), (local_allowed, sorted_allowed), dropout_rate, seed)
     elif combine == "sum_scores":
@@ -436,7 +436,7 @@ def sortcut_attention(q, k, v, perm, block_size, budget, key_mask=None, dropout_
     perm = tf.cast(perm, tf.float32)[..., :budget, :]  # [B, H, n, NB]
     sorted_k = from_blocks(sort_blocks(kb, perm), -3)  # [B, H, n*b, D]
     sorted_v = from_blocks(sort_blocks(vb, perm), -3)
-    allowed = _sorted_key_allowed(perm, mb, block_size, causal=False)  # [B, H, n, 1, b] or None
+    allowed = _sorted_key_allowed(perm, mb, causal=False)  # [B, H, n, 1, b] or None
     if allowed is not None:
         allowed = from_blocks(allowed[..., 0, :], -2)[..., None, :]  # [B, H, 1, n*b]
     return dot_product_attention(q, sorted_k, sorted_v, allowed, dropout_rate, seed)
@@ -455,7 +455,7 @@ def _packed_sortcut(q, kb, vb, perm, mb, block_size, budget, segment_ids, dropou
     perm = _segment_perm(tf.cast(perm, tf.float32), segment_ids, block_size)
     sorted_k = tf.gather(sort_blocks(kb, perm), rows, axis=2, batch_dims=1)  # [B, H, NB, n, b, D]
     sorted_v = tf.gather(sort_blocks(vb, perm), rows, axis=2, batch_dims=1)
-    mass = tf.gather(_sorted_key_allowed(perm, mb, block_size, causal=False)[..., 0, :], rows, axis=2,
+    mass = tf.gather(_sorted_key_allowed(perm, mb, causal=False)[..., 0, :], rows, axis=2,
                      batch_dims=1)  # [B, H, NB, n, b]
     allowed = tf.logical_and(mass, row_ok[:, None, :, :, None])
     allowed = from_blocks(allowed, -2)[..., None, :]  # [B, H, NB, 1, n*b]
