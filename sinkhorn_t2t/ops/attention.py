@@ -269,7 +269,8 @@ def sparse_fixed_attention(q, k, v, block_size, stride, causal=False, key_mask=N
 def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_mask=None, dropout_rate=0.0,
                     seed=None, segment_ids=None):
     """Block-local attention (Luong et al. 2015; Parmar et al. 2018): query block i attends to key
-    blocks `i - num_memory_blocks .. i`, i.e. `(num_memory_blocks + 1) * block_size` keys.
+    blocks `i - num_memory_blocks .. i`, i.e. `(num_memory_blocks + 1) * block_size` keys, in one
+    softmax over its own block and its predecessors (`softmax_pair`: no concatenated keys).
 
     `causal`: additionally key position <= query position. Returns `[B, H, L, D]`.
     """
@@ -279,19 +280,22 @@ def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_
         raise ValueError(f"`num_memory_blocks` must be an int >= 0, got {num_memory_blocks!r}.")
     qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
     m = num_memory_blocks
-    # Key block i gathers blocks i-m .. i along the position axis.
-    with_memory = (lambda x, axis: _with_memory(x, m, axis)) if m else (lambda x, axis: x)
-    kb, vb = with_memory(kb, -2), with_memory(vb, -2)
-    allowed = None
+    nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
+    structure = _local_structure(nb, block_size, 0, causal)  # own block: [NB, b, b] or None
+    own = memory = None  # data-dependent masks of the own block's and the predecessors' keys
     mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
     if mb is not None:
-        allowed = with_memory(mb, -1)[..., None, :]  # [B, 1, NB, 1, (m+1) b]
+        own, memory = mb[..., None, :], _predecessors(mb, m, -1)[..., None, :] if m else None
     if segment_ids is not None:
-        segments = to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)
-        allowed = _and(allowed, same_segment(segments, with_memory(segments, -1)))
-    nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
-    structure = _local_structure(nb, block_size, m, causal)
-    return from_blocks(_attend_with_structure(qb, kb, vb, structure, allowed, dropout_rate, seed), -3)
+        segments = to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)  # [B, 1, NB, b]
+        own = _and(own, same_segment(segments, segments))
+        memory = _and(memory, same_segment(segments, _predecessors(segments, m, -1))) if m else None
+    if not m:
+        return from_blocks(_attend_with_structure(qb, kb, vb, structure, own, dropout_rate, seed), -3)
+    memory = _and(memory, _local_structure(nb, block_size, m, False)[..., :m * block_size])  # [NB, 1, m b]
+    out = _attend_pair(qb, (kb, _predecessors(kb, m, -2)), (vb, _predecessors(vb, m, -2)),
+                       (_and(own, structure), memory), dropout_rate, seed)
+    return from_blocks(out, -3)
 
 
 def _local_structure(num_blocks, block_size, m, causal):
@@ -307,12 +311,13 @@ def _local_structure(num_blocks, block_size, m, causal):
     return structure
 
 
-def _with_memory(blocks, m, axis):
-    """Blocks `[B, H, NB, b, ...]` -> each block's m predecessors and itself, concatenated along
-    `axis`. Predecessors wrap around (block i - s mod NB, a cheap `roll`, whose gradient is
-    another roll where slicing and padding cost 3x the whole attention's time): callers exclude
-    the wrapped slots with `_local_structure`."""
-    return tf.concat([tf.roll(blocks, s, axis=2) for s in range(m, 0, -1)] + [blocks], axis=axis)
+def _predecessors(blocks, m, axis):
+    """Blocks `[B, H, NB, b, ...]` -> each block's m predecessors (i - m .. i - 1), concatenated
+    along `axis`. They wrap around (block i - s mod NB, a cheap `roll`, whose gradient is another
+    roll where slicing and padding cost 3x the whole attention's time): callers exclude the
+    wrapped slots with `_local_structure`."""
+    parts = [tf.roll(blocks, s, axis=2) for s in range(m, 0, -1)]
+    return parts[0] if m == 1 else tf.concat(parts, axis=axis)
 
 
 def _sorted_key_allowed(perm, mask_blocks, causal):

@@ -205,7 +205,9 @@ def test_fully_masked_query_gives_zeros_not_nan(rng):
     for fn in (lambda: ops.dense_attention(q, k, v, key_mask=key_mask),
                lambda: ops.sinkhorn_block_attention(q, k, v, _perm(rng, "soft"), BS, key_mask=key_mask),
                lambda: ops.sortcut_attention(q, k, v, _perm(rng, "soft"), BS, 2, key_mask=key_mask),
-               lambda: ops.sparse_fixed_attention(q, k, v, BS, 2, key_mask=key_mask)):
+               lambda: ops.sparse_fixed_attention(q, k, v, BS, 2, key_mask=key_mask),
+               lambda: ops.local_attention(q, k, v, BS, 0, key_mask=key_mask),
+               lambda: ops.local_attention(q, k, v, BS, 1, causal=True, key_mask=key_mask)):
         out = fn().numpy()
         np.testing.assert_array_equal(out, 0.0)
 
@@ -282,7 +284,7 @@ def test_softmax_pair_is_the_softmax_of_the_concatenation_with_its_gradient(rng)
     np.testing.assert_allclose(wa.numpy().sum(-1) + wb.numpy().sum(-1), sums, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["sinkhorn", "sparse_fixed"])
+@pytest.mark.parametrize("kind", ["sinkhorn", "sparse_fixed", "local"])
 def test_attention_dropout_keeps_the_expected_output(rng, kind):
     """Dropout on the attention weights (one softmax over two key groups) is unbiased: over many
     copies of the same example (each its own dropout draw) the mean output approaches the
@@ -294,6 +296,8 @@ def test_attention_dropout_keeps_the_expected_output(rng, kind):
     def attend(rate):
         if kind == "sinkhorn":
             return ops.sinkhorn_block_attention(q, k, v, perm, BS, dropout_rate=rate, seed=3).numpy()
+        if kind == "local":
+            return ops.local_attention(q, k, v, BS, 1, dropout_rate=rate, seed=3).numpy()
         return ops.sparse_fixed_attention(q, k, v, BS, 2, dropout_rate=rate, seed=3).numpy()
 
     exact, draws = attend(0.0).reshape(copies, B, H, L, D), attend(0.5).reshape(copies, B, H, L, D)
