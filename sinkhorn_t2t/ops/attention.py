@@ -172,6 +172,21 @@ def _key_blocks(key_mask, block_size):
     return None if key_mask is None else to_blocks(tf.cast(key_mask, tf.bool)[:, None, :], block_size, -1)
 
 
+def _segment_blocks(segment_ids, block_size):
+    """`[B, L]` packed segment ids -> int32 `[B, 1, NB, b]`, or None."""
+    return None if segment_ids is None else to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)
+
+
+def _own_block_allowed(mask_blocks, segments, causal, block_size):
+    """Which of its own block's keys a query may see, bool broadcastable to `[B, H, NB, b, b]`
+    (None: all): real keys (`mask_blocks` `[B, 1, NB, b]` or None), of the query's segment
+    (`segments` from `_segment_blocks`, or None) and, when `causal`, at or before the query."""
+    allowed = None if mask_blocks is None else mask_blocks[..., None, :]  # [B, 1, NB, 1, b]
+    if segments is not None:
+        allowed = _and(allowed, same_segment(segments, segments))
+    return _and(allowed, _causal_allowed(block_size, block_size)) if causal else allowed
+
+
 def _zero_masked(x_blocks, mask_blocks):
     """Zeroes masked tokens so that no mixture of blocks can carry their content."""
     if mask_blocks is None:
@@ -255,11 +270,10 @@ def sparse_fixed_attention(q, k, v, block_size, stride, causal=False, key_mask=N
     nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
     summary_block = tf.repeat(tf.range(nb), stride)  # block of each summary key
     block = tf.range(nb)[:, None, None]
-    own_allowed = _local_structure(nb, block_size, 0, causal)  # [NB, b, b] or None
     summary_allowed = (summary_block < block) if causal else tf.not_equal(summary_block, block)  # [NB, 1, NB c]
     mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    own_allowed = _own_block_allowed(mb, None, causal, block_size)
     if mb is not None:
-        own_allowed = _and(mb[..., None, :], own_allowed)
         summary_allowed = _and(from_blocks(mb[..., block_size - stride:], -2)[:, :, None, None, :], summary_allowed)
     out = _attend_pair(qb, (kb, summary_k), (vb, summary_v), (own_allowed, summary_allowed), dropout_rate, seed,
                        shared=True)
@@ -281,20 +295,18 @@ def local_attention(q, k, v, block_size, num_memory_blocks=0, causal=False, key_
     qb, kb, vb = (to_blocks(t, block_size, -2) for t in (q, k, v))  # [B, H, NB, b, D]
     m = num_memory_blocks
     nb = qb.shape[2] if qb.shape[2] is not None else tf.shape(qb)[2]
-    structure = _local_structure(nb, block_size, 0, causal)  # own block: [NB, b, b] or None
-    own = memory = None  # data-dependent masks of the own block's and the predecessors' keys
-    mb = _key_blocks(key_mask, block_size)  # [B, 1, NB, b]
+    mb, segments = _key_blocks(key_mask, block_size), _segment_blocks(segment_ids, block_size)  # [B, 1, NB, b]
+    if not m:  # the causal pattern as a score bias when there is no data-dependent mask
+        out = _attend_with_structure(qb, kb, vb, _local_structure(nb, block_size, 0, causal),
+                                     _own_block_allowed(mb, segments, False, block_size), dropout_rate, seed)
+        return from_blocks(out, -3)
+    memory = _local_structure(nb, block_size, m, False)[..., :m * block_size]  # no wrapped slots: [NB, 1, m b]
     if mb is not None:
-        own, memory = mb[..., None, :], _predecessors(mb, m, -1)[..., None, :] if m else None
-    if segment_ids is not None:
-        segments = to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)  # [B, 1, NB, b]
-        own = _and(own, same_segment(segments, segments))
-        memory = _and(memory, same_segment(segments, _predecessors(segments, m, -1))) if m else None
-    if not m:
-        return from_blocks(_attend_with_structure(qb, kb, vb, structure, own, dropout_rate, seed), -3)
-    memory = _and(memory, _local_structure(nb, block_size, m, False)[..., :m * block_size])  # [NB, 1, m b]
+        memory = _and(_predecessors(mb, m, -1)[..., None, :], memory)
+    if segments is not None:
+        memory = _and(memory, same_segment(segments, _predecessors(segments, m, -1)))
     out = _attend_pair(qb, (kb, _predecessors(kb, m, -2)), (vb, _predecessors(vb, m, -2)),
-                       (_and(own, structure), memory), dropout_rate, seed)
+                       (_own_block_allowed(mb, segments, causal, block_size), memory), dropout_rate, seed)
     return from_blocks(out, -3)
 
 
@@ -378,12 +390,7 @@ def sinkhorn_block_attention(q, k, v, perm, block_size, causal=False, key_mask=N
         perm = tf.where(_causal_allowed(nb, nb, 1), perm, 0.0)  # keep j < i only
     sorted_k, sorted_v = sort_blocks(kb, perm), sort_blocks(vb, perm)
 
-    local_allowed = None if mb is None else mb[..., None, :]  # [B, 1, NB, 1, b]
-    if segment_ids is not None:
-        segments = to_blocks(tf.cast(segment_ids, tf.int32)[:, None], block_size, -1)  # [B, 1, NB, b]
-        local_allowed = _and(local_allowed, same_segment(segments, segments))
-    if causal:
-        local_allowed = _and(local_allowed, _causal_allowed(block_size, block_size))
+    local_allowed = _own_block_allowed(mb, _segment_blocks(segment_ids, block_size), causal, block_size)
     sorted_allowed = _sorted_key_allowed(perm, mb, causal)  # [B, H, NB, 1, b or 1] or None
     if combine == "concat":
         out = _attend_pair(qb, (kb, sorted_k), (vb, sorted_v), (local_allowed, sorted_allowed), dropout_rate, seed)
